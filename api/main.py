@@ -1,0 +1,36 @@
+"""The FastAPI application, declared in one place: `create_app(settings)`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from api.deps import require_token
+from api.errors import EXCEPTION_HANDLERS
+from api.routes import files, health, jobs, kinds
+from core.broker import create_celery
+from core.config import Settings, get_settings
+from core.db import session_factory
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for `settings` (default: from the environment)."""
+    settings = settings or get_settings()
+    protected = APIRouter(dependencies=[Depends(require_token)])
+    for module in (kinds, files, jobs):
+        protected.include_router(module.router)
+    app = FastAPI(
+        title="triops",
+        version="0.1.0",
+        description="Jobs for AIOps, MLOps and DataOps on Celery + Redis. "
+        "Every call but /api/v1/health needs `Authorization: Bearer <token>`.",
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+    )
+    app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(protected, prefix=API_PREFIX)
+    app.state.settings = settings
+    app.state.sessionmaker = session_factory(settings)
+    app.state.celery = create_celery(settings)
+    app.state.admin_token = settings.admin_token()
+    return app

@@ -1,0 +1,48 @@
+"""`POST /api/v1/files`: uploads for jobs that take a `file_id`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request, UploadFile, status
+
+from api.deps import SessionDep, SettingsDep
+from api.schemas import FileOut
+from core import jobs
+from core.errors import InvalidInput, PayloadTooLarge
+from core.models import StoredFile
+from core.storage import CHUNK_BYTES, BlobStore
+
+router = APIRouter(tags=["files"])
+
+
+def _chunks(upload: UploadFile) -> Iterator[bytes]:
+    while chunk := upload.file.read(CHUNK_BYTES):
+        yield chunk
+
+
+@router.post("/files", response_model=FileOut, status_code=status.HTTP_201_CREATED)
+def upload_file(
+    request: Request, file: UploadFile, session: SessionDep, settings: SettingsDep
+) -> StoredFile:
+    """Store an upload (multipart field `file`); returns its id, size and sha256."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 64 * 1024:
+        raise PayloadTooLarge(f"upload exceeds the limit of {settings.max_upload_bytes} bytes")
+    name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255] or "upload"
+    if "\x00" in name:
+        raise InvalidInput("file name contains a NUL byte")
+    file_id = str(uuid.uuid4())
+    info = BlobStore(settings.files_url).put_chunks(
+        (file_id, "data"), _chunks(file), max_bytes=settings.max_upload_bytes
+    )
+    stored = jobs.create_file(
+        session=session,
+        file_id=file_id,
+        name=name,
+        info=info,
+        media_type=file.content_type or "application/octet-stream",
+    )
+    session.commit()
+    return stored

@@ -1,0 +1,139 @@
+"""Jobs: submit (one or many), read, list, cancel, artifacts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import StreamingResponse
+
+from api.deps import ProducerDep, SessionDep, SettingsDep
+from api.schemas import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, JobSubmit
+from core import jobs, submission
+from core.errors import InvalidInput
+from core.models import Artifact, Job, JobStatus, utcnow
+from core.storage import CHUNK_BYTES, BlobStore
+
+logger = logging.getLogger("triops.api")
+router = APIRouter(tags=["jobs"])
+
+
+@router.post(
+    "/jobs",
+    response_model=JobOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={200: {"description": "An existing job with the same idempotency key"}},
+)
+def submit_job(
+    body: JobSubmit, response: Response, session: SessionDep, producer: ProducerDep
+) -> Job:
+    """Submit a job: 202 with the new job; 200 with the existing one for a repeated key."""
+    job, created = submission.submit(
+        session=session,
+        producer=producer,
+        kind_name=body.kind,
+        params=body.params,
+        idempotency_key=body.idempotency_key,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return job
+
+
+@router.post("/jobs:batch", response_model=BatchOut, status_code=status.HTTP_202_ACCEPTED)
+def submit_batch(body: BatchSubmit, session: SessionDep, producer: ProducerDep) -> BatchOut:
+    """Submit many jobs; all are validated first, so one bad job submits none."""
+    problems = []
+    for index, item in enumerate(body.jobs):
+        try:
+            submission.prepare(session=session, kind_name=item.kind, params=item.params)
+        except InvalidInput as exc:
+            problems.append({"index": index, **exc.to_dict()})
+    if problems:
+        raise InvalidInput(
+            f"{len(problems)} of {len(body.jobs)} jobs are invalid", details=problems
+        )
+    out: list[Job] = []
+    created: list[bool] = []
+    for item in body.jobs:
+        job, new = submission.submit(
+            session=session,
+            producer=producer,
+            kind_name=item.kind,
+            params=item.params,
+            idempotency_key=item.idempotency_key,
+        )
+        out.append(job)
+        created.append(new)
+    return BatchOut(jobs=[JobOut.model_validate(j) for j in out], created=created)
+
+
+@router.get("/jobs", response_model=JobPage)
+def list_jobs(
+    session: SessionDep,
+    kind: str | None = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    parent_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=jobs.MAX_PAGE)] = 50,
+    cursor: str | None = None,
+) -> JobPage:
+    """A page of jobs, newest first, filtered by kind and status."""
+    page = jobs.list_jobs(
+        session=session, kind=kind, status=status_, parent_id=parent_id, limit=limit, cursor=cursor
+    )
+    return JobPage(jobs=[JobOut.model_validate(j) for j in page.jobs], next_cursor=page.next_cursor)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(job_id: str, session: SessionDep) -> Job:
+    """One job with its status, progress, result or error."""
+    return jobs.get_job(session=session, job_id=job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+def cancel_job(job_id: str, session: SessionDep, producer: ProducerDep) -> Job:
+    """Cancel a queued or running job (revoked at the worker); 409 if already finished."""
+    was_running = jobs.get_job(session=session, job_id=job_id).status == JobStatus.RUNNING
+    job = jobs.cancel_job(session=session, job_id=job_id, now=utcnow())
+    session.commit()
+    try:
+        producer.control.revoke(job_id, terminate=was_running, signal="SIGTERM")
+    except Exception:
+        # The row says cancelled; a worker that gets the message later will not run it.
+        logger.warning("could not broadcast revoke of %s", job_id, exc_info=True)
+    return job
+
+
+@router.get("/jobs/{job_id}/artifacts", response_model=list[ArtifactOut])
+def list_artifacts(job_id: str, session: SessionDep) -> list[Artifact]:
+    """The artifacts a job wrote."""
+    return jobs.list_artifacts(session=session, job_id=job_id)
+
+
+@router.get(
+    "/jobs/{job_id}/artifacts/{name}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_artifact(
+    job_id: str, name: str, session: SessionDep, settings: SettingsDep
+) -> StreamingResponse:
+    """Download one artifact."""
+    artifact = jobs.get_artifact(session=session, job_id=job_id, name=name)
+    handle = BlobStore(settings.artifacts_url).open(artifact.url)
+
+    def stream() -> object:
+        with handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                yield chunk
+
+    return StreamingResponse(
+        stream(),  # type: ignore[arg-type]
+        media_type=artifact.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{artifact.name}"',
+            "Content-Length": str(artifact.size),
+            "X-Checksum-SHA256": artifact.sha256,
+        },
+    )

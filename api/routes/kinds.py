@@ -1,0 +1,16 @@
+"""`GET /api/v1/kinds`: the job catalog with each kind's params schema."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.schemas import KindOut
+from core.catalog import CATALOG
+
+router = APIRouter(tags=["kinds"])
+
+
+@router.get("/kinds", response_model=list[KindOut])
+def list_kinds() -> list[dict[str, object]]:
+    """Every job kind: queue, description, time limit and JSON schema of its params."""
+    return [kind.describe() for kind in sorted(CATALOG.values(), key=lambda k: k.name)]

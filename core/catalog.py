@@ -1,0 +1,138 @@
+"""The job catalog: the one place mapping a kind to its queue, params, description and limits.
+
+The API validates submissions against it and serves it at `GET /api/v1/kinds`; the
+workers derive their queue routing and time limits from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from core.errors import InvalidInput
+from core.params.aiops import ParseLogsParams
+from core.params.dataops import ProfileParams
+from core.params.mlops import TrainParams
+from core.params.system import EchoParams, HousekeepingParams, RetentionParams
+
+POOL_QUEUES = ("aiops", "mlops", "dataops")
+"""One worker pool per queue."""
+
+SYSTEM_QUEUE = "system"
+"""Consumed by every pool, so `system.*` kinds need no worker process of their own."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job: what it does, where it runs and how long it may take."""
+
+    name: str
+    queue: str
+    params_model: type[BaseModel]
+    description: str
+    time_limit_s: float
+    max_attempts: int = 3
+
+    @property
+    def soft_time_limit_s(self) -> float:
+        """The task is told to stop here, leaving a margin before the hard kill."""
+        return max(1.0, self.time_limit_s * 0.9)
+
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Params checked and completed with defaults, as JSON-ready values."""
+        try:
+            model = self.params_model.model_validate(params)
+        except ValidationError as exc:
+            raise InvalidInput(
+                f"invalid params for {self.name}",
+                details=[
+                    {
+                        "loc": ["params", *err["loc"]],
+                        "msg": err["msg"],
+                        "type": err["type"],
+                    }
+                    for err in exc.errors(include_url=False, include_context=False)
+                ],
+            ) from exc
+        return model.model_dump(mode="json")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.name,
+            "queue": self.queue,
+            "description": self.description,
+            "time_limit_s": self.time_limit_s,
+            "params_schema": self.params_model.model_json_schema(),
+        }
+
+
+_KINDS = (
+    JobKind(
+        "system.echo",
+        SYSTEM_QUEUE,
+        EchoParams,
+        "Canary: returns its payload (optionally after a wait, or failing on purpose).",
+        time_limit_s=900,
+    ),
+    JobKind(
+        "system.housekeeping",
+        SYSTEM_QUEUE,
+        HousekeepingParams,
+        "Re-sends or fails queued jobs whose broker message was lost; fails stale running jobs.",
+        time_limit_s=300,
+        max_attempts=1,
+    ),
+    JobKind(
+        "system.retention",
+        SYSTEM_QUEUE,
+        RetentionParams,
+        "Deletes artifacts of finished jobs older than the retention period.",
+        time_limit_s=1800,
+        max_attempts=1,
+    ),
+    JobKind(
+        "aiops.parse_logs",
+        "aiops",
+        ParseLogsParams,
+        "Mines log templates (drain3) from an uploaded log; writes structured.csv.",
+        time_limit_s=1800,
+    ),
+    JobKind(
+        "mlops.train",
+        "mlops",
+        TrainParams,
+        "Trains a scikit-learn classifier on a bundled dataset; saves a checksummed model.",
+        time_limit_s=3600,
+    ),
+    JobKind(
+        "dataops.profile",
+        "dataops",
+        ProfileParams,
+        "Profiles an uploaded CSV: rows, columns, dtypes, nulls, basic statistics.",
+        time_limit_s=1800,
+    ),
+)
+
+CATALOG: dict[str, JobKind] = {kind.name: kind for kind in _KINDS}
+
+
+def get_kind(name: str) -> JobKind:
+    """The kind called `name`, or InvalidInput listing the known kinds."""
+    kind = CATALOG.get(name)
+    if kind is None:
+        raise InvalidInput(
+            f"unknown job kind {name!r}",
+            details={"known_kinds": sorted(CATALOG)},
+        )
+    return kind
+
+
+def longest_time_limit_s() -> float:
+    return max(kind.time_limit_s for kind in CATALOG.values())
+
+
+def task_routes() -> dict[str, dict[str, str]]:
+    """Celery routing derived from the catalog: each kind to its queue."""
+    return {kind.name: {"queue": kind.queue} for kind in CATALOG.values()}

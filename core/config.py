@@ -1,0 +1,184 @@
+"""Settings: one pydantic-settings class, read once, passed down.
+
+Every value comes from the environment with the `TRIOPS_` prefix. The defaults are
+the embedded ones: SQLite and a Redis socket under `$TRIOPS_HOME`, so one laptop
+runs the whole system with nothing configured.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "token", "admin"}
+
+
+class Settings(BaseSettings):
+    """Configuration of every triops process (API, workers, beat, CLI)."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIOPS_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    home: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    artifacts_url: str = ""
+    files_url: str = ""
+    data_dir: Path | None = None
+
+    api_token: SecretStr | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_url: str = ""
+    max_upload_bytes: int = 200 * 1024 * 1024
+
+    flower_port: int = 5555
+    flower_host: str = "127.0.0.1"
+    flower_basic_auth: SecretStr | None = None
+
+    # Pools: concurrency 0 means "one per core".
+    aiops_concurrency: int = 0
+    mlops_concurrency: int = 1
+    dataops_concurrency: int = 2
+    dataops_max_memory_per_child_kb: int = 2 * 1024 * 1024
+    mlops_max_tasks_per_child: int = 20
+
+    # Housekeeping and retention.
+    housekeeping_interval_s: float = 60.0
+    lost_job_after_s: float = 300.0
+    max_resends: int = 3
+    artifact_retention_days: float = 30.0
+    retention_interval_s: float = 3600.0
+
+    # Retries of transient failures (broker, database, network) inside a job.
+    max_attempts: int = 3
+    retry_backoff_s: float = 2.0
+    retry_max_backoff_s: float = 300.0
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'triops.db'}"
+        self.database_url = normalise_database_url(self.database_url)
+        if not self.redis_url:
+            self.redis_url = f"redis+socket://{self.redis_socket}"
+        if not self.artifacts_url:
+            self.artifacts_url = str(self.home / "artifacts")
+        if not self.files_url:
+            self.files_url = str(self.home / "files")
+        if not self.api_url:
+            host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host  # noqa: S104
+            self.api_url = f"http://{host}:{self.api_port}"
+        if self.data_dir is None:
+            self.data_dir = self.home / "data"
+        if self.environment == "production":
+            token = self.api_token.get_secret_value() if self.api_token else ""
+            if not token or token.lower() in PLACEHOLDER_SECRETS or len(token) < 16:
+                raise ValueError(
+                    "TRIOPS_API_TOKEN must be set to a real secret (16+ characters) in production"
+                )
+        return self
+
+    @property
+    def redis_socket(self) -> Path:
+        """The unix socket of the embedded Redis."""
+        return self.home / "redis.sock"
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return self.redis_url == f"redis+socket://{self.redis_socket}"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def token_file(self) -> Path:
+        return self.home / "api-token"
+
+    @property
+    def data_root(self) -> Path:
+        assert self.data_dir is not None
+        return self.data_dir
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from a mapping, so tests never patch `os.environ`."""
+        prefix = "TRIOPS_"
+        values: dict[str, Any] = {
+            key[len(prefix) :].lower(): value
+            for key, value in environ.items()
+            if key.startswith(prefix) and value != ""
+        }
+        return cls.model_validate(values)
+
+    def admin_token(self) -> str:
+        """The admin API token: `TRIOPS_API_TOKEN`, else one kept in `$TRIOPS_HOME/api-token`.
+
+        The file is created on first use with a random token readable only by its owner,
+        so a laptop install is never open to anyone on the network.
+        """
+        if self.api_token is not None:
+            return self.api_token.get_secret_value()
+        path = self.token_file
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(token + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+        return token
+
+    def process_env(self) -> dict[str, str]:
+        """The environment a child process needs to see the same configuration."""
+        env = {
+            "TRIOPS_ENVIRONMENT": self.environment,
+            "TRIOPS_HOME": str(self.home),
+            "TRIOPS_DATABASE_URL": self.database_url,
+            "TRIOPS_REDIS_URL": self.redis_url,
+            "TRIOPS_ARTIFACTS_URL": self.artifacts_url,
+            "TRIOPS_FILES_URL": self.files_url,
+            "TRIOPS_DATA_DIR": str(self.data_root),
+            "TRIOPS_API_PORT": str(self.api_port),
+            "TRIOPS_FLOWER_PORT": str(self.flower_port),
+            "TRIOPS_API_TOKEN": self.admin_token(),
+        }
+        if self.flower_basic_auth is not None:
+            env["TRIOPS_FLOWER_BASIC_AUTH"] = self.flower_basic_auth.get_secret_value()
+        return env
+
+
+def normalise_database_url(url: str) -> str:
+    """Pick the psycopg 3 driver for PostgreSQL URLs that name none."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    import os
+
+    return Settings.from_env(os.environ)
+
+
+def workers_per_pool_default(concurrency: int) -> int:
+    """Concurrency 0 means one worker process per core."""
+    import os
+
+    return concurrency if concurrency > 0 else max(1, os.cpu_count() or 1)

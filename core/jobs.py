@@ -1,0 +1,352 @@
+"""Repository functions for jobs, artifacts and uploaded files.
+
+Session first, keyword-only arguments; callers own the transaction. Status changes are
+conditional updates, so a redelivered or duplicated message never moves a finished job
+back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.catalog import JobKind
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import FINISHED, Artifact, Job, JobStatus, StoredFile, utcnow
+from core.storage import BlobInfo
+
+MAX_PAGE = 500
+
+
+def request_hash(kind: str, params: dict[str, Any]) -> str:
+    """A fingerprint of a submission, to tell a retried request from a different one."""
+    canonical = json.dumps({"kind": kind, "params": params}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_job(
+    *,
+    session: Session,
+    kind: JobKind,
+    params: dict[str, Any],
+    idempotency_key: str | None = None,
+    origin: str = "api",
+    parent_id: str | None = None,
+    job_id: str | None = None,
+) -> tuple[Job, bool]:
+    """Insert a queued job; with an idempotency key, return the existing job instead.
+
+    Returns the job and whether it was created. The same key with another body is a
+    Conflict.
+    """
+    digest = request_hash(kind.name, params)
+    if idempotency_key is not None:
+        existing = _by_idempotency_key(session, idempotency_key)
+        if existing is not None:
+            return _same_request_or_conflict(existing, digest), False
+    job = Job(
+        kind=kind.name,
+        queue=kind.queue,
+        status=JobStatus.QUEUED,
+        params=params,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        origin=origin,
+        parent_id=parent_id,
+    )
+    if job_id is not None:
+        job.id = job_id
+    session.add(job)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Another request with the same key won the race.
+        if idempotency_key is None:
+            raise
+        existing = _by_idempotency_key(session, idempotency_key)
+        if existing is None:
+            raise
+        return _same_request_or_conflict(existing, digest), False
+    return job, True
+
+
+def _by_idempotency_key(session: Session, key: str) -> Job | None:
+    return session.scalar(select(Job).where(Job.idempotency_key == key))
+
+
+def _same_request_or_conflict(job: Job, digest: str) -> Job:
+    if job.request_hash != digest:
+        raise Conflict(
+            "idempotency key already used with a different request",
+            details={"job_id": job.id},
+        )
+    return job
+
+
+def get_job(*, session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+def encode_cursor(job: Job) -> str:
+    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, job_id = json.loads(raw)
+        return datetime.fromisoformat(created), str(job_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("invalid cursor", details={"cursor": cursor}) from exc
+
+
+def list_jobs(
+    *,
+    session: Session,
+    kind: str | None = None,
+    status: str | None = None,
+    parent_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    """Newest first, `limit` at a time; pass the returned cursor for the next page."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(Job)
+    if kind:
+        query = query.where(Job.kind == kind)
+    if status:
+        if status not in {s.value for s in JobStatus}:
+            raise InvalidInput(
+                f"unknown status {status!r}", details={"known": [s.value for s in JobStatus]}
+            )
+        query = query.where(Job.status == status)
+    if parent_id:
+        query = query.where(Job.parent_id == parent_id)
+    if cursor:
+        created, job_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id))
+        )
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+    jobs = list(session.scalars(query))
+    more = len(jobs) > limit
+    jobs = jobs[:limit]
+    return Page(jobs=jobs, next_cursor=encode_cursor(jobs[-1]) if more and jobs else None)
+
+
+def mark_enqueued(*, session: Session, job: Job, now: datetime) -> None:
+    job.enqueued_at = now
+
+
+def start_attempt(*, session: Session, job_id: str, worker: str, now: datetime) -> Job | None:
+    """Move a job to running and count the attempt; None when it must not run.
+
+    A job that is already finished (succeeded, failed or cancelled) is not run again:
+    that is what makes a redelivered message harmless.
+    """
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.not_in([s.value for s in FINISHED]))
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=Job.attempts + 1,
+            worker=worker,
+            started_at=now,
+            updated_at=now,
+            error=None,
+        )
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        return None
+    session.expire_all()
+    return session.get(Job, job_id)
+
+
+def finish_job(
+    *,
+    session: Session,
+    job_id: str,
+    status: JobStatus,
+    now: datetime,
+    result: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> bool:
+    """Record the outcome of a running job; False if it was cancelled meanwhile."""
+    values: dict[str, Any] = {"status": status, "finished_at": now, "updated_at": now}
+    if status is JobStatus.SUCCEEDED:
+        values.update(result=result, error=None, progress=1.0)
+    else:
+        values.update(error=error)
+    updated = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.not_in([s.value for s in FINISHED]))
+        .values(**values)
+    )
+    return bool(updated.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_retrying(
+    *, session: Session, job_id: str, error: dict[str, Any], now: datetime, note: str
+) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.not_in([s.value for s in FINISHED]))
+        .values(status=JobStatus.RETRYING, error=error, note=note, updated_at=now)
+    )
+
+
+def set_progress(*, session: Session, job_id: str, fraction: float, message: str | None) -> None:
+    fraction = min(1.0, max(0.0, fraction))
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        .values(progress=fraction, progress_message=message, updated_at=utcnow())
+    )
+
+
+def cancel_job(*, session: Session, job_id: str, now: datetime) -> Job:
+    """Mark a job cancelled; cancelling a cancelled job is a no-op, a finished one a Conflict."""
+    job = get_job(session=session, job_id=job_id)
+    if job.status == JobStatus.CANCELLED:
+        return job
+    if job.status in FINISHED:
+        raise Conflict(f"job {job_id} already {job.status}", details={"status": job.status})
+    job.status = JobStatus.CANCELLED
+    job.finished_at = now
+    job.updated_at = now
+    job.error = {"type": "Cancelled", "message": "cancelled by request"}
+    return job
+
+
+def adopt_job(*, session: Session, kind: JobKind, job_id: str, params: dict[str, Any]) -> None:
+    """Create the row of a message that reached a worker without one (sent by hand)."""
+    if session.get(Job, job_id) is None:
+        create_job(session=session, kind=kind, params=params, origin="celery", job_id=job_id)
+
+
+# --- housekeeping -------------------------------------------------------------------
+
+
+def queued_before(*, session: Session, before: datetime) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]))
+            .where(Job.updated_at < before)
+            .order_by(Job.created_at)
+            .limit(1000)
+        )
+    )
+
+
+def running_since(*, session: Session, before: datetime) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status == JobStatus.RUNNING)
+            .where(Job.updated_at < before)
+            .limit(1000)
+        )
+    )
+
+
+def finished_before(*, session: Session, before: datetime, limit: int = 1000) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status.in_([s.value for s in FINISHED]))
+            .where(Job.finished_at < before)
+            .where(Job.artifacts.any())
+            .limit(limit)
+        )
+    )
+
+
+# --- artifacts and files --------------------------------------------------------------
+
+
+def upsert_artifact(
+    *, session: Session, job_id: str, name: str, info: BlobInfo, media_type: str
+) -> Artifact:
+    """One artifact per (job, name): a rerun replaces the row, never duplicates it."""
+    artifact = session.scalar(
+        select(Artifact).where(Artifact.job_id == job_id, Artifact.name == name)
+    )
+    if artifact is None:
+        artifact = Artifact(job_id=job_id, name=name)
+        session.add(artifact)
+    artifact.size = info.size
+    artifact.sha256 = info.sha256
+    artifact.url = info.url
+    artifact.media_type = media_type
+    artifact.created_at = utcnow()
+    session.flush()
+    return artifact
+
+
+def list_artifacts(*, session: Session, job_id: str) -> list[Artifact]:
+    get_job(session=session, job_id=job_id)
+    return list(
+        session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.name))
+    )
+
+
+def get_artifact(*, session: Session, job_id: str, name: str) -> Artifact:
+    artifact = session.scalar(
+        select(Artifact).where(Artifact.job_id == job_id, Artifact.name == name)
+    )
+    if artifact is None:
+        raise NotFound(f"artifact {name!r} of job {job_id} not found")
+    return artifact
+
+
+def delete_artifacts(*, session: Session, job_id: str) -> int:
+    result = session.execute(delete(Artifact).where(Artifact.job_id == job_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def create_file(
+    *, session: Session, file_id: str, name: str, info: BlobInfo, media_type: str
+) -> StoredFile:
+    stored = StoredFile(
+        id=file_id,
+        name=name,
+        size=info.size,
+        sha256=info.sha256,
+        media_type=media_type,
+        url=info.url,
+    )
+    session.add(stored)
+    session.flush()
+    return stored
+
+
+def get_file(*, session: Session, file_id: str) -> StoredFile:
+    stored = session.get(StoredFile, file_id)
+    if stored is None:
+        raise NotFound(f"file {file_id} not found")
+    return stored
+
+
+def age_cutoff(now: datetime, seconds: float) -> datetime:
+    return now - timedelta(seconds=seconds)

@@ -1,0 +1,119 @@
+"""Blob storage for uploads and artifacts, behind one small interface over fsspec.
+
+The base is an fsspec URL (`TRIOPS_ARTIFACTS_URL`, `TRIOPS_FILES_URL`); a plain local
+folder by default. Keys are made of checked name segments, so nothing a user sends can
+point outside the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from core.errors import InvalidInput, NotFound, PayloadTooLarge
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+CHUNK_BYTES = 1024 * 1024
+
+
+def check_segment(name: str) -> str:
+    """A file or folder name we accept: letters, digits, `._-`, not starting with a dot."""
+    if not _SEGMENT.match(name) or ".." in name:
+        raise InvalidInput(
+            f"invalid name {name!r}: use letters, digits, '.', '_' and '-' (no leading dot)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    url: str
+    size: int
+    sha256: str
+
+
+class BlobStore:
+    """Write-once blobs under a base URL, addressed by (folder, name)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        fs, root = fsspec.core.url_to_fs(self.base_url)
+        self.fs = fs
+        self.root = root.rstrip("/")
+
+    def _path(self, *segments: str) -> str:
+        return "/".join([self.root, *(check_segment(s) for s in segments)])
+
+    def url_for(self, *segments: str) -> str:
+        return "/".join([self.base_url, *(check_segment(s) for s in segments)])
+
+    def put_chunks(
+        self, segments: tuple[str, ...], chunks: Iterable[bytes], *, max_bytes: int | None = None
+    ) -> BlobInfo:
+        """Stream chunks into a blob, hashing as we go; over `max_bytes` nothing is kept."""
+        path = self._path(*segments)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = path + ".partial"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with self.fs.open(tmp, "wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise PayloadTooLarge(
+                            f"upload exceeds the limit of {max_bytes} bytes",
+                            details={"max_bytes": max_bytes},
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+            self.fs.mv(tmp, path)
+        except BaseException:
+            if self.fs.exists(tmp):
+                self.fs.rm(tmp)
+            raise
+        return BlobInfo(url=self.url_for(*segments), size=size, sha256=digest.hexdigest())
+
+    def put_bytes(self, segments: tuple[str, ...], data: bytes) -> BlobInfo:
+        return self.put_chunks(segments, [data])
+
+    def put_file(self, segments: tuple[str, ...], local_path: str) -> BlobInfo:
+        with open(local_path, "rb") as src:
+            return self.put_chunks(segments, iter(lambda: src.read(CHUNK_BYTES), b""))
+
+    def _path_of_url(self, url: str) -> str:
+        if not url.startswith(self.base_url + "/"):
+            raise NotFound(f"blob {url!r} is not in this store")
+        segments = url[len(self.base_url) + 1 :].split("/")
+        return self._path(*segments)
+
+    def open(self, url: str) -> IO[Any]:
+        """Open a blob this store wrote, for reading in binary."""
+        path = self._path_of_url(url)
+        if not self.fs.exists(path):
+            raise NotFound(f"blob {url!r} is missing from the store")
+        return self.fs.open(path, "rb")
+
+    def local_path(self, url: str) -> str | None:
+        """The blob's local path when the store is a local folder, else None."""
+        if isinstance(self.fs, LocalFileSystem):
+            return self._path_of_url(url)
+        return None
+
+    def sha256_of(self, url: str) -> str:
+        digest = hashlib.sha256()
+        with self.open(url) as src:
+            for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def delete_folder(self, folder: str) -> None:
+        path = self._path(folder)
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)

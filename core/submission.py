@@ -1,0 +1,106 @@
+"""Submitting a job: validate against the catalog, write the row, then send the message.
+
+The row is committed before the message is sent, so a worker never sees a message
+without its job, and a message lost between the two is found by housekeeping.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from kombu.exceptions import KombuError, OperationalError
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from core import jobs
+from core.catalog import JobKind, get_kind
+from core.errors import InvalidInput, NotFound, Unavailable
+from core.models import Job, JobStatus, utcnow
+
+
+class Producer(Protocol):
+    """What we need of a Celery app to send a message by task name."""
+
+    def send_task(self, name: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
+
+def prepare(
+    *, session: Session, kind_name: str, params: dict[str, Any]
+) -> tuple[JobKind, dict[str, Any]]:
+    """The kind and its validated params; files the params name must exist."""
+    kind = get_kind(kind_name)
+    clean = kind.validate_params(params)
+    file_id = clean.get("file_id")
+    if isinstance(file_id, str):
+        try:
+            jobs.get_file(session=session, file_id=file_id)
+        except NotFound as exc:
+            raise InvalidInput(
+                f"unknown file_id {file_id}: upload it first with POST /api/v1/files",
+                details=[{"loc": ["params", "file_id"], "msg": "file not found"}],
+            ) from exc
+    return kind, clean
+
+
+def send(*, producer: Producer, job: Job) -> None:
+    """Put the job's message on its queue; the task id is the job id."""
+    try:
+        producer.send_task(
+            job.kind,
+            task_id=job.id,
+            queue=job.queue,
+            kwargs={},
+            retry=True,
+            retry_policy=SEND_RETRY_POLICY,
+        )
+    except (OperationalError, KombuError, RedisError, OSError) as exc:
+        raise Unavailable("the broker (Redis) is unavailable; try again shortly") from exc
+
+
+def submit(
+    *,
+    session: Session,
+    producer: Producer,
+    kind_name: str,
+    params: dict[str, Any],
+    idempotency_key: str | None = None,
+    origin: str = "api",
+    parent_id: str | None = None,
+) -> tuple[Job, bool]:
+    """Create and enqueue one job. Returns the job and whether it is new.
+
+    If the broker cannot take the message, the job is marked failed (so nothing is left
+    queued with no message) and Unavailable is raised.
+    """
+    kind, clean = prepare(session=session, kind_name=kind_name, params=params)
+    job, created = jobs.create_job(
+        session=session,
+        kind=kind,
+        params=clean,
+        idempotency_key=idempotency_key,
+        origin=origin,
+        parent_id=parent_id,
+    )
+    if not created:
+        return job, False
+    session.commit()
+    try:
+        send(producer=producer, job=job)
+    except Unavailable as exc:
+        jobs.finish_job(
+            session=session,
+            job_id=job.id,
+            status=JobStatus.FAILED,
+            now=utcnow(),
+            error={"type": "Unavailable", "message": exc.message},
+        )
+        # Free the key so the client can retry the same request once the broker is back.
+        job.idempotency_key = None
+        session.commit()
+        raise
+    jobs.mark_enqueued(session=session, job=job, now=utcnow())
+    session.commit()
+    return job, True

@@ -1,0 +1,65 @@
+"""Profiling a table: shape, types, nulls and basic statistics per column."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar (NaN and infinities become None)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def profile_frame(frame: pd.DataFrame, *, top_values: int = 5) -> dict[str, Any]:
+    """Profile every column of a DataFrame.
+
+    Parameters
+    ----------
+    frame:
+        Any table; columns of any dtype.
+    top_values:
+        How many most frequent values to list for non-numeric columns.
+
+    Returns
+    -------
+    `rows`, `columns` and, per column: `dtype`, `nulls`, `null_ratio`, `distinct`, and
+    for numeric columns `min`, `max`, `mean`, `std`, `p50`; for others the most
+    frequent values with their counts.
+    """
+    rows = len(frame)
+    columns: list[dict[str, Any]] = []
+    for name in frame.columns:
+        series = frame[name]
+        nulls = int(series.isna().sum())
+        info: dict[str, Any] = {
+            "name": str(name),
+            "dtype": str(series.dtype),
+            "nulls": nulls,
+            "null_ratio": round(nulls / rows, 6) if rows else 0.0,
+            "distinct": int(series.nunique(dropna=True)),
+        }
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            described = series.describe()
+            info.update(
+                min=_plain(described.get("min")),
+                max=_plain(described.get("max")),
+                mean=_plain(described.get("mean")),
+                std=_plain(described.get("std")),
+                p50=_plain(described.get("50%")),
+            )
+        else:
+            counts = series.astype("string").value_counts(dropna=True).head(top_values)
+            info["top"] = [{"value": str(k), "count": int(v)} for k, v in counts.items()]
+        columns.append(info)
+    return {"rows": rows, "columns": len(frame.columns), "profile": columns}

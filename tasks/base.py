@@ -1,0 +1,232 @@
+"""`JobTask`: the one base class that owns a job's status, retries and error mapping.
+
+A task body is load → domain → save: it receives a `JobContext` and its validated
+params, and returns the small JSON result. Everything around it — the `running` row,
+the attempt count, the worker name, retries of transient failures, `failed` with the
+error's type and message — happens here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from celery import Task, shared_task
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError as KombuOperationalError
+from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import OperationalError as SQLOperationalError
+from sqlalchemy.orm import Session
+
+from core import jobs
+from core.catalog import CATALOG, JobKind
+from core.config import Settings, get_settings
+from core.db import session_scope
+from core.errors import TriopsError, Unavailable
+from core.models import JobStatus, StoredFile, utcnow
+from core.storage import BlobStore
+from domain.backoff import compute_backoff
+
+logger = logging.getLogger("triops.tasks")
+
+TRANSIENT = (Unavailable, SQLOperationalError, KombuOperationalError, RedisConnectionError)
+"""Failures worth another attempt: a service was briefly unreachable."""
+
+PROGRESS_EVERY_S = 0.5
+
+
+@dataclass
+class JobContext:
+    """What a task body may use: its job's identity, settings, files, artifacts, progress."""
+
+    job_id: str
+    kind: JobKind
+    attempt: int
+    worker: str
+    settings: Settings
+    _last_progress: float = field(default=0.0, repr=False)
+
+    def now(self) -> datetime:
+        return utcnow()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with session_scope(self.settings) as session:
+            yield session
+
+    def progress(self, fraction: float, message: str | None = None, *, force: bool = False) -> None:
+        """Report progress (0..1); throttled so a tight loop does not flood the database."""
+        now = time.monotonic()
+        if not force and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        with self.session() as session:
+            jobs.set_progress(
+                session=session, job_id=self.job_id, fraction=fraction, message=message
+            )
+
+    def file_record(self, file_id: str) -> StoredFile:
+        with self.session() as session:
+            return jobs.get_file(session=session, file_id=file_id)
+
+    @contextmanager
+    def open_file(self, file_id: str) -> Iterator[IO[Any]]:
+        """An uploaded file, opened for binary reading."""
+        record = self.file_record(file_id)
+        with BlobStore(self.settings.files_url).open(record.url) as handle:
+            yield handle
+
+    @contextmanager
+    def local_file(self, file_id: str) -> Iterator[Path]:
+        """An uploaded file as a local path (copied to a temporary file if the store is remote)."""
+        record = self.file_record(file_id)
+        store = BlobStore(self.settings.files_url)
+        path = store.local_path(record.url)
+        if path is not None:
+            yield Path(path)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "input"
+            with store.open(record.url) as src, open(target, "wb") as out:
+                for chunk in iter(lambda: src.read(1024 * 1024), b""):
+                    out.write(chunk)
+            yield target
+
+    def save_artifact(self, name: str, data: bytes | Path, media_type: str) -> dict[str, Any]:
+        """Store an artifact of this job; a rerun replaces the file and its row."""
+        store = BlobStore(self.settings.artifacts_url)
+        segments = (self.job_id, name)
+        info = (
+            store.put_file(segments, str(data))
+            if isinstance(data, Path)
+            else store.put_bytes(segments, data)
+        )
+        with self.session() as session:
+            jobs.upsert_artifact(
+                session=session, job_id=self.job_id, name=name, info=info, media_type=media_type
+            )
+        return {"name": name, "size": info.size, "sha256": info.sha256}
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, TriopsError):
+        return exc.to_dict()
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return {"type": "TimeLimitExceeded", "message": "the job ran past its time limit"}
+    message = str(exc) or type(exc).__name__
+    return {"type": type(exc).__name__, "message": message[:2000]}
+
+
+class JobTask(Task):
+    """Base class of every triops task; see the module docstring."""
+
+    abstract = True
+    max_retries = None  # attempts are counted on the job row, against the catalog's limit
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        settings = get_settings()
+        kind = CATALOG[self.name]
+        job_id: str = self.request.id
+        worker: str = self.request.hostname or os.uname().nodename
+        with session_scope(settings) as session:
+            if "params" in kwargs:
+                jobs.adopt_job(session=session, kind=kind, job_id=job_id, params=kwargs["params"])
+            job = jobs.start_attempt(session=session, job_id=job_id, worker=worker, now=utcnow())
+            if job is None:
+                logger.info("job %s is finished or unknown; message dropped", job_id)
+                return None
+            params, attempt = dict(job.params), job.attempts
+        ctx = JobContext(
+            job_id=job_id, kind=kind, attempt=attempt, worker=worker, settings=settings
+        )
+        try:
+            model: BaseModel = kind.params_model.model_validate(params)
+            result = self.run(ctx, model)
+        except Retry:
+            raise
+        except TRANSIENT as exc:
+            if attempt < kind.max_attempts:
+                delay = compute_backoff(
+                    attempt,
+                    factor_s=settings.retry_backoff_s,
+                    max_backoff_s=settings.retry_max_backoff_s,
+                )
+                self._record_retry(settings, job_id, exc, delay)
+                raise self.retry(countdown=delay, exc=exc) from exc
+            self._record_failure(settings, job_id, exc)
+            raise
+        except BaseException as exc:
+            self._record_failure(settings, job_id, exc)
+            raise
+        with session_scope(settings) as session:
+            jobs.finish_job(
+                session=session,
+                job_id=job_id,
+                status=JobStatus.SUCCEEDED,
+                now=utcnow(),
+                result=result,
+            )
+        return result
+
+    def _record_retry(
+        self, settings: Settings, job_id: str, exc: BaseException, delay_s: float
+    ) -> None:
+        note = f"transient failure, retrying in {delay_s:.1f} s"
+        try:
+            with session_scope(settings) as session:
+                jobs.mark_retrying(
+                    session=session, job_id=job_id, error=error_dict(exc), now=utcnow(), note=note
+                )
+        except SQLOperationalError:
+            logger.warning("job %s: could not record the retry (database down)", job_id)
+
+    def _record_failure(self, settings: Settings, job_id: str, exc: BaseException) -> None:
+        if not isinstance(exc, TriopsError | SoftTimeLimitExceeded):
+            logger.exception("job %s failed", job_id)
+        with session_scope(settings) as session:
+            jobs.finish_job(
+                session=session,
+                job_id=job_id,
+                status=JobStatus.FAILED,
+                now=utcnow(),
+                error=error_dict(exc),
+            )
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        # Reached also for failures outside __call__ (a hard time limit kill): make sure
+        # the row does not stay `running`. finish_job never overwrites a finished job.
+        try:
+            with session_scope(get_settings()) as session:
+                jobs.finish_job(
+                    session=session,
+                    job_id=task_id,
+                    status=JobStatus.FAILED,
+                    now=utcnow(),
+                    error=error_dict(exc),
+                )
+        except Exception:
+            logger.exception("job %s: could not record the failure", task_id)
+
+
+def job_task(name: str) -> Callable[[Callable[[JobContext, Any], dict[str, Any]]], Any]:
+    """Register a task body for the catalog kind `name`, with the kind's time limits."""
+    kind = CATALOG[name]
+    return shared_task(
+        name=name,
+        base=JobTask,
+        time_limit=kind.time_limit_s,
+        soft_time_limit=kind.soft_time_limit_s,
+        acks_late=True,
+        reject_on_worker_lost=True,
+    )
