@@ -1,12 +1,34 @@
-"""Shared fixtures. Service fixtures live in tests/integration/conftest.py."""
+"""Shared fixtures: the shared benchmark data, and the real services the suite runs on.
+
+`TRIOPS_DATABASE_URL` / `TRIOPS_REDIS_URL` point the suite at real services (CI uses
+the machine's PostgreSQL and Redis). Unset, it runs on the embedded defaults: SQLite
+and an embedded redis-server, both under a temporary `TRIOPS_HOME`. A service that is
+configured but unreachable skips the tests that need it locally and fails them in CI.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bench.data import benchmarks_dir as _benchmarks_dir
+from core.config import Settings
+from core.db import dispose_engines, get_engine
+from core.migrate import upgrade
+from core.models import Base
+
+CI = bool(os.environ.get("CI"))
+
+
+def skip_or_fail(reason: str) -> None:
+    if CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +38,68 @@ def benchmarks_dir() -> Path:
     if not (path / "loghub").is_dir():
         pytest.fail(f"shared benchmark data not found at {path} (set TRIOPS_BENCHMARKS_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def triops_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="session")
+def embedded_redis(triops_home: Path) -> Iterator[subprocess.Popen[bytes] | None]:
+    """An embedded redis-server for the session, unless TRIOPS_REDIS_URL names one."""
+    if os.environ.get("TRIOPS_REDIS_URL"):
+        yield None
+        return
+    from workers import embedded_redis as er
+
+    process = er.start(triops_home, triops_home / "redis.sock")
+    yield process
+    er.stop(process)
+
+
+@pytest.fixture(scope="session")
+def settings(triops_home: Path, embedded_redis: object) -> Iterator[Settings]:
+    """Settings of the suite: the configured services, or the embedded defaults."""
+    environ = {
+        "TRIOPS_HOME": str(triops_home),
+        "TRIOPS_API_TOKEN": "test-token-0123456789",
+        "TRIOPS_AIOPS_CONCURRENCY": "2",
+        "TRIOPS_DATABASE_URL": os.environ.get("TRIOPS_DATABASE_URL", ""),
+        "TRIOPS_REDIS_URL": os.environ.get("TRIOPS_REDIS_URL", ""),
+    }
+    configured = Settings.from_env(environ)
+    _reset_database(configured)
+    _reset_redis(configured)
+    yield configured
+    dispose_engines()
+
+
+def _reset_database(settings: Settings) -> None:
+    try:
+        with get_engine(settings).begin() as conn:
+            if not settings.uses_sqlite:
+                # The test database belongs to the suite: start from an empty schema.
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+                Base.metadata.drop_all(conn)
+    except Exception as exc:
+        skip_or_fail(f"database not reachable: {exc}")
+    dispose_engines()
+    upgrade(settings)
+
+
+def _reset_redis(settings: Settings) -> None:
+    from core.broker import create_celery
+
+    try:
+        with create_celery(settings).connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=3)
+            conn.default_channel.client.flushdb()
+    except Exception as exc:
+        skip_or_fail(f"redis not reachable: {exc}")
+
+
+def clear_tables(settings: Settings) -> None:
+    with get_engine(settings).begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())

@@ -1,0 +1,120 @@
+"""Real processes: one Celery worker per pool and the API under uvicorn, as `triops` runs them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.config import Settings
+from workers.client import TriopsClient
+
+TOKEN = "test-token-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+
+
+def spawn(name: str, args: list[str], env: dict[str, str], logs: Path) -> Proc:
+    log = logs / f"{name}.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers.cli", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Proc(name, process, log)
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    env: dict[str, str]
+    api_url: str
+    procs: dict[str, Proc]
+    logs: Path
+
+    def client(self) -> TriopsClient:
+        return TriopsClient(self.api_url, TOKEN)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        return "\n".join(self.procs[name].log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_healthy(api_url: str, procs: dict[str, Proc], timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    body: object = None
+    while time.monotonic() < deadline:
+        for proc in procs.values():
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited early:\n{proc.log.read_text()[-3000:]}")
+        try:
+            body = httpx.get(f"{api_url}/api/v1/health", timeout=5).json()
+            if isinstance(body, dict) and body.get("status") == "ok":
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"stack not healthy after {timeout_s} s: {body}")
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The API and one worker per pool, as separate processes, on the suite's services."""
+    logs = tmp_path_factory.mktemp("logs")
+    port = free_port()
+    env = {
+        **os.environ,
+        **settings.process_env(),
+        "TRIOPS_API_PORT": str(port),
+        "TRIOPS_AIOPS_CONCURRENCY": "2",
+        "TRIOPS_DATAOPS_CONCURRENCY": "1",
+    }
+    procs = {
+        "api": spawn("api", ["api"], env, logs),
+        **{
+            f"worker-{pool}": spawn(f"worker-{pool}", ["worker", pool], env, logs)
+            for pool in ("aiops", "mlops", "dataops")
+        },
+    }
+    api_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(api_url, procs)
+        yield Stack(settings=settings, env=env, api_url=api_url, procs=procs, logs=logs)
+    finally:
+        for proc in procs.values():
+            proc.stop()

@@ -1,0 +1,282 @@
+"""The `triops` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.config import Settings, get_settings
+
+
+def _client() -> Any:
+    from workers.client import TriopsClient
+
+    settings = get_settings()
+    return TriopsClient(settings.api_url, settings.admin_token())
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """triops: AIOps, MLOps and DataOps jobs on Celery + Redis."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also run the sample scenario once the stack is up.")
+def up(demo: bool) -> None:
+    """Run the whole stack in the foreground: migrations, Redis, API, workers, beat, Flower."""
+    from workers.launcher import Stack
+
+    sys.exit(Stack(get_settings(), demo=demo).run())
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default TRIOPS_API_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default TRIOPS_API_PORT).")
+def api(host: str | None, port: int | None) -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@main.command()
+@click.argument("pool", type=click.Choice(["aiops", "mlops", "dataops"]))
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(pool: str, loglevel: str) -> None:
+    """Run one worker of POOL (it also serves the system queue)."""
+    from workers.app import app
+    from workers.pools import pools
+
+    app.worker_main(pools(get_settings())[pool].worker_argv(loglevel=loglevel))
+
+
+@main.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """Run the periodic scheduler (Celery beat)."""
+    from workers.app import app
+
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", f"--schedule={settings.home / 'beat-schedule'}", f"--loglevel={loglevel}"])
+
+
+@main.command()
+def flower() -> None:
+    """Run Flower, the Celery monitor (basic auth from TRIOPS_FLOWER_BASIC_AUTH)."""
+    from workers.app import app
+
+    settings = get_settings()
+    argv = ["flower", f"--port={settings.flower_port}", f"--address={settings.flower_host}"]
+    if settings.flower_basic_auth is not None:
+        argv.append(f"--basic_auth={settings.flower_basic_auth.get_secret_value()}")
+    else:
+        # Without basic auth Flower's REST API answers 401; on a laptop we open it.
+        os.environ.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
+    app.start(argv)
+
+
+@main.command()
+def redis() -> None:
+    """Run only the embedded Redis, in the foreground."""
+    import signal
+    import threading
+
+    from workers import embedded_redis
+
+    settings = get_settings()
+    process = embedded_redis.start(settings.home, settings.redis_socket)
+    click.echo(f"redis on {settings.redis_socket}; Ctrl-C stops it")
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5) and process.poll() is None:
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        embedded_redis.stop(process)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from core.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings, revision)
+    click.echo(f"database at {revision}: {_redact(settings.database_url)}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """`key=value`; the value is read as JSON when it parses, else kept as a string."""
+    if "=" not in text:
+        raise click.BadParameter(f"{text!r} is not key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+@main.command()
+@click.argument("kind")
+@click.option("-p", "--param", "params", multiple=True, help="key=value (value may be JSON).")
+@click.option(
+    "--params-file", type=click.Path(exists=True, dir_okay=False), help="A JSON object of params."
+)
+@click.option(
+    "--file",
+    "upload",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Upload this file and pass its id as file_id.",
+)
+@click.option("--idempotency-key", default=None)
+@click.option("--wait", is_flag=True, help="Wait for the job and show its progress.")
+def submit(
+    kind: str,
+    params: tuple[str, ...],
+    params_file: str | None,
+    upload: str | None,
+    idempotency_key: str | None,
+    wait: bool,
+) -> None:
+    """Submit a job of KIND through the API."""
+    from workers.client import ApiError
+
+    values: dict[str, Any] = {}
+    if params_file:
+        loaded = json.loads(Path(params_file).read_text())
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("the params file must hold a JSON object")
+        values.update(loaded)
+    values.update(dict(parse_param(p) for p in params))
+    with _client() as client:
+        try:
+            if upload:
+                values["file_id"] = client.upload(Path(upload))["id"]
+            job = client.submit(kind, values, idempotency_key=idempotency_key)
+        except ApiError as exc:
+            _fail(json.dumps(exc.body, indent=2) if isinstance(exc.body, dict) else str(exc))
+        click.echo(job["id"])
+        if wait:
+            _wait_and_show(client, job["id"])
+
+
+def progress_bar(fraction: float, width: int = 30) -> str:
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "[" + "#" * filled + " " * (width - filled) + f"] {fraction * 100:5.1f}%"
+
+
+def _wait_and_show(client: Any, job_id: str) -> None:
+    interactive = sys.stderr.isatty()
+
+    def show(job: dict[str, Any]) -> None:
+        line = (
+            f"{progress_bar(job['progress'])} {job['status']} {job.get('progress_message') or ''}"
+        )
+        if interactive:
+            click.echo("\r" + line.ljust(100), nl=False, err=True)
+
+    job = client.wait(job_id, timeout_s=24 * 3600, on_update=show)
+    if interactive:
+        click.echo("", err=True)
+    click.echo(json.dumps(job, indent=2))
+    if job["status"] != "succeeded":
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--wait", is_flag=True, help="Show a progress bar until the job is finished.")
+def status(job_id: str, wait: bool) -> None:
+    """Show a job (and wait for it with --wait)."""
+    from workers.client import ApiError
+
+    with _client() as client:
+        try:
+            if wait:
+                _wait_and_show(client, job_id)
+            else:
+                click.echo(json.dumps(client.job(job_id), indent=2))
+        except ApiError as exc:
+            _fail(str(exc))
+
+
+@main.command()
+@click.option("--kind", default=None)
+@click.option("--status", "status_", default=None)
+@click.option("--limit", default=20, show_default=True)
+def jobs(kind: str | None, status_: str | None, limit: int) -> None:
+    """List recent jobs as a table."""
+    with _client() as client:
+        page = client.jobs(kind=kind, status=status_, limit=limit)
+    rows = [("ID", "KIND", "STATUS", "PROGRESS", "WORKER", "CREATED")]
+    for job in page["jobs"]:
+        rows.append(
+            (
+                job["id"],
+                job["kind"],
+                job["status"],
+                f"{job['progress'] * 100:.0f}%",
+                job["worker"] or "-",
+                job["created_at"][:19],
+            )
+        )
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="Exit 0 only when the stack is healthy.")
+def health(check: bool) -> None:
+    """Show broker, database and workers per pool."""
+    from workers.client import TriopsClient
+
+    settings: Settings = get_settings()
+    try:
+        with TriopsClient(settings.api_url, "-") as client:
+            body = client.health()
+    except Exception as exc:
+        if check:
+            sys.exit(2)
+        _fail(f"API not reachable at {settings.api_url}: {exc}")
+    click.echo(json.dumps(body, indent=2))
+    if check and body.get("status") != "ok":
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""A small HTTP client of the triops API, used by the CLI and the demo."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FINISHED = {"succeeded", "failed", "cancelled"}
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status_code: int, body: Any) -> None:
+        self.status_code = status_code
+        self.body = body
+        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
+        super().__init__(f"HTTP {status_code}: {message or body}")
+
+
+class TriopsClient:
+    def __init__(self, base_url: str, token: str, *, timeout_s: float = 30.0) -> None:
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/api/v1",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout_s,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> TriopsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, body)
+        return body
+
+    def health(self) -> dict[str, Any]:
+        response = self.http.get("/health")
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise ApiError(response.status_code, response.text) from exc
+        return body
+
+    def upload(self, path: Path) -> dict[str, Any]:
+        with open(path, "rb") as handle:
+            result: dict[str, Any] = self._json(
+                self.http.post("/files", files={"file": (path.name, handle)})
+            )
+        return result
+
+    def submit(
+        self, kind: str, params: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"kind": kind, "params": params}
+        if idempotency_key:
+            body["idempotency_key"] = idempotency_key
+        result: dict[str, Any] = self._json(self.http.post("/jobs", json=body))
+        return result
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(self.http.get(f"/jobs/{job_id}"))
+        return result
+
+    def jobs(self, **filters: Any) -> dict[str, Any]:
+        query = {k: v for k, v in filters.items() if v is not None}
+        result: dict[str, Any] = self._json(self.http.get("/jobs", params=query))
+        return result
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        timeout_s: float = 300.0,
+        poll_s: float = 0.25,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll until the job is finished; `on_update` sees every state."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = self.job(job_id)
+            if on_update is not None:
+                on_update(job)
+            if job["status"] in FINISHED:
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job['status']} after {timeout_s} s")
+            time.sleep(poll_s)

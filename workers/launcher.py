@@ -1,0 +1,172 @@
+"""`triops up`: the whole stack in the foreground, and every child stopped on the way out.
+
+Order: migrations, the embedded Redis (when no TRIOPS_REDIS_URL is set), then the API,
+one worker per pool, beat and Flower as child processes. Each child runs in its own
+session so a Ctrl-C reaches only us; we then stop the children in order (SIGTERM, then
+SIGKILL of the whole group after a grace period) and Redis last. A child that exits on
+its own is restarted, a few times at most.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from core.config import Settings
+from core.migrate import upgrade
+from workers import embedded_redis
+
+STOP_GRACE_S = 20.0
+MAX_RESTARTS = 5
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            self.argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal_group(self, sig: int) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+
+    def stop(self, deadline: float) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        # Whatever is left of the group (pool children included) goes now.
+        self.signal_group(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait()
+        if self.log is not None:
+            self.log.close()
+
+
+def child_commands(settings: Settings) -> list[tuple[str, list[str]]]:
+    cli = [sys.executable, "-m", "workers.cli"]
+    return [
+        ("api", [*cli, "api"]),
+        ("worker-aiops", [*cli, "worker", "aiops"]),
+        ("worker-mlops", [*cli, "worker", "mlops"]),
+        ("worker-dataops", [*cli, "worker", "dataops"]),
+        ("beat", [*cli, "beat"]),
+        ("flower", [*cli, "flower"]),
+    ]
+
+
+class Stack:
+    def __init__(self, settings: Settings, *, demo: bool = False) -> None:
+        self.settings = settings
+        self.demo = demo
+        self.stopping = threading.Event()
+        self.redis: subprocess.Popen[bytes] | None = None
+        logs = settings.home / "logs"
+        self.children = [
+            Child(name, argv, logs / f"{name}.log") for name, argv in child_commands(settings)
+        ]
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self.stopping.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        settings = self.settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        say(f"triops home: {settings.home}")
+        upgrade(settings)
+        say("database: migrated")
+        try:
+            if settings.uses_embedded_redis:
+                self.redis = embedded_redis.start(settings.home, settings.redis_socket)
+                say(f"redis: embedded, {settings.redis_socket} (append-only)")
+            env = {**os.environ, **settings.process_env()}
+            for child in self.children:
+                child.start(env)
+                say(f"started {child.name} (pid {child.process.pid if child.process else '?'})")
+            self._print_banner()
+            if self.demo:
+                threading.Thread(target=self._run_demo, daemon=True).start()
+            self._supervise(env)
+        finally:
+            self.shutdown()
+        return 0
+
+    def _run_demo(self) -> None:
+        from workers.demo import run_demo
+
+        try:
+            run_demo(self.settings, stop=self.stopping)
+        except Exception as exc:  # the stack stays up; the user sees why the demo stopped
+            say(f"demo failed: {exc}")
+
+    def _supervise(self, env: dict[str, str]) -> None:
+        while not self.stopping.wait(0.5):
+            for child in self.children:
+                if child.alive() or self.stopping.is_set():
+                    continue
+                code = child.process.returncode if child.process else None
+                if child.restarts >= MAX_RESTARTS:
+                    say(f"{child.name} exited ({code}) {child.restarts} times; stopping the stack")
+                    self.stopping.set()
+                    break
+                child.restarts += 1
+                say(f"{child.name} exited ({code}); restarting (see {child.log_path})")
+                if child.log is not None:
+                    child.log.close()
+                time.sleep(1.0)
+                child.start(env)
+
+    def shutdown(self) -> None:
+        say("stopping...")
+        # Beat and the API first (no new work), then workers (warm shutdown), Flower last.
+        order = ["beat", "api", "worker-aiops", "worker-mlops", "worker-dataops", "flower"]
+        by_name = {child.name: child for child in self.children}
+        for name in order:
+            child = by_name[name]
+            if child.alive() and child.process is not None:
+                child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for name in order:
+            by_name[name].stop(deadline)
+        if self.redis is not None:
+            embedded_redis.stop(self.redis)
+            say("redis: stopped")
+        say("all stopped")
+
+    def _print_banner(self) -> None:
+        s = self.settings
+        say("")
+        say(f"  API        {s.api_url}/api/v1  (docs: {s.api_url}/docs)")
+        say(f"  Flower     http://{s.flower_host}:{s.flower_port}")
+        say(f"  API token  {s.admin_token()}   (also in {s.token_file})")
+        say(f"  logs       {s.home / 'logs'}")
+        say("  Ctrl-C stops everything.")
+        say("")
+
+
+def say(message: str) -> None:
+    print(f"[triops] {message}", flush=True)
