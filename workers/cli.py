@@ -195,7 +195,8 @@ def submit(
 
 
 def progress_bar(fraction: float, width: int = 30) -> str:
-    filled = round(max(0.0, min(1.0, fraction)) * width)
+    fraction = max(0.0, min(1.0, fraction))
+    filled = round(fraction * width)
     return "[" + "#" * filled + " " * (width - filled) + f"] {fraction * 100:5.1f}%"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -34,7 +35,8 @@ def profile_frame(frame: pd.DataFrame, *, top_values: int = 5) -> dict[str, Any]
     Returns
     -------
     `rows`, `columns` and, per column: `dtype`, `nulls`, `null_ratio`, `distinct`, and
-    for numeric columns `min`, `max`, `mean`, `std`, `p50`; for others the most
+    for numeric columns `infinite` (count), and over the finite values `min`, `max`,
+    `mean`, `std`, `p50`; for others the most
     frequent values with their counts.
     """
     rows = len(frame)
@@ -50,8 +52,10 @@ def profile_frame(frame: pd.DataFrame, *, top_values: int = 5) -> dict[str, Any]
             "distinct": int(series.nunique(dropna=True)),
         }
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            described = series.describe()
+            finite = series.replace([np.inf, -np.inf], np.nan)
+            described = finite.describe()
             info.update(
+                infinite=int(series.isin([np.inf, -np.inf]).sum()),
                 min=_plain(described.get("min")),
                 max=_plain(described.get("max")),
                 mean=_plain(described.get("mean")),

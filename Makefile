@@ -1,0 +1,38 @@
+# triops — the two commands first: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install lint format bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## Start the embedded stack and run the sample scenario (Ctrl-C stops everything).
+demo: install
+	$(BIN)/triops up --demo
+
+## The whole suite. Uses TRIOPS_DATABASE_URL / TRIOPS_REDIS_URL when set, embedded defaults otherwise.
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Quality and speed figures (written to var/bench/*.json and printed as tables).
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

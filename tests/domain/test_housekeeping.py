@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.housekeeping import Action, QueuedJob, decide_queued, is_stale_running
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("age_s", "in_broker", "resends", "expected"),
+    [
+        (10, False, 0, Action.KEEP),  # young: the message may still be on its way
+        (600, True, 0, Action.KEEP),  # old, but the message is waiting in a queue
+        (600, False, 0, Action.RESEND),
+        (600, False, 2, Action.RESEND),
+        (600, False, 3, Action.FAIL),
+    ],
+)
+def test_a_queued_job_is_kept_resent_or_failed(
+    age_s: float, in_broker: bool, resends: int, expected: Action
+) -> None:
+    job = QueuedJob("j", NOW - timedelta(seconds=age_s), resends)
+    action = decide_queued(job, in_broker=in_broker, now=NOW, lost_after_s=300, max_resends=3)
+    assert action is expected
+
+
+@pytest.mark.parametrize(
+    ("age_s", "in_broker", "expected"),
+    [(100, False, False), (5000, True, False), (5000, False, True)],
+)
+def test_a_running_job_is_stale_only_past_its_limit_with_no_message_left(
+    age_s: float, in_broker: bool, expected: bool
+) -> None:
+    stale = is_stale_running(
+        updated_at=NOW - timedelta(seconds=age_s),
+        in_broker=in_broker,
+        now=NOW,
+        time_limit_s=1800,
+        grace_s=600,
+    )
+    assert stale is expected

@@ -1,0 +1,139 @@
+"""`triops up` on the embedded defaults: the stack comes up, serves, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.broker import create_celery
+from core.config import Settings
+from core.db import dispose_engines, session_scope
+from core.submission import submit
+from tests.integration.conftest import free_port, wait_healthy
+from workers.client import TriopsClient
+
+pytestmark = pytest.mark.integration
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def embedded_env() -> Iterator[dict[str, str]]:
+    """A fresh TRIOPS_HOME on the embedded defaults (short path: it holds a unix socket)."""
+    with tempfile.TemporaryDirectory(prefix="triops-up-", dir="/tmp") as home:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRIOPS_")}
+        env.update(
+            TRIOPS_HOME=home,
+            TRIOPS_API_TOKEN="up-token-0123456789",
+            TRIOPS_API_PORT=str(free_port()),
+            TRIOPS_FLOWER_PORT=str(free_port()),
+            TRIOPS_AIOPS_CONCURRENCY="1",
+            TRIOPS_DATAOPS_CONCURRENCY="1",
+        )
+        yield env
+
+
+def start_up(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "workers.cli", "up"], env=env, stdout=out, stderr=out
+        )
+
+
+def stop_up(process: subprocess.Popen[bytes], log: Path) -> set[int]:
+    family = descendants(process.pid)
+    assert family, "up started no children"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0, log.read_text()[-3000:]
+    return {pid for pid in family if alive(pid)}
+
+
+def test_up_serves_jobs_stops_every_child_and_a_second_up_finds_jobs_and_queued_messages(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = embedded_env
+    api_url = f"http://127.0.0.1:{env['TRIOPS_API_PORT']}"
+    log = tmp_path / "up.log"
+
+    first = start_up(env, log)
+    try:
+        wait_healthy(api_url, {}, timeout_s=90)
+        with TriopsClient(api_url, env["TRIOPS_API_TOKEN"]) as client:
+            done = client.wait(client.submit("system.echo", {"payload": "first"})["id"], timeout_s=30)
+        assert done["status"] == "succeeded"
+    finally:
+        leftovers = stop_up(first, log)
+    assert not leftovers, f"processes left behind: {leftovers}"
+    assert "all stopped" in log.read_text()
+
+    # With only the embedded Redis running, queue a job: its message waits in the AOF.
+    settings = Settings.from_env(env)
+    redis = subprocess.Popen([sys.executable, "-m", "workers.cli", "redis"], env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while not settings.redis_socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        with session_scope(settings) as session:
+            queued, _ = submit(
+                session=session,
+                producer=create_celery(settings),
+                kind_name="system.echo",
+                params={"payload": "waited"},
+            )
+    finally:
+        redis.send_signal(signal.SIGTERM)
+        redis.wait(timeout=20)
+        dispose_engines()
+
+    second = start_up(env, log)
+    try:
+        wait_healthy(api_url, {}, timeout_s=90)
+        with TriopsClient(api_url, env["TRIOPS_API_TOKEN"]) as client:
+            waited = client.wait(queued.id, timeout_s=30)
+            listed = {j["id"] for j in client.jobs(limit=50)["jobs"]}
+        assert waited["status"] == "succeeded"
+        assert waited["result"]["payload"] == "waited"
+        assert done["id"] in listed
+    finally:
+        leftovers = stop_up(second, log)
+    assert not leftovers, f"processes left behind: {leftovers}"

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from workers.cli import main, parse_param, progress_bar
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("dataset=sklearn:iris", ("dataset", "sklearn:iris")),
+        ("test_size=0.3", ("test_size", 0.3)),
+        ('payload={"a": [1]}', ("payload", {"a": [1]})),
+        ("flag=true", ("flag", True)),
+        ("expr=a=b", ("expr", "a=b")),
+    ],
+)
+def test_params_are_key_equals_value_with_json_values(text: str, expected: tuple) -> None:
+    assert parse_param(text) == expected
+
+
+def test_a_progress_bar_fills_with_the_fraction() -> None:
+    assert progress_bar(0.5, width=10) == "[#####     ]  50.0%"
+    assert progress_bar(2.0, width=4) == "[####] 100.0%"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [], ["up"], ["api"], ["worker"], ["beat"], ["flower"], ["redis"], ["db"], ["db", "upgrade"],
+        ["submit"], ["status"], ["jobs"], ["health"],
+    ],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output

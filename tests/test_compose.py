@@ -1,0 +1,74 @@
+"""docker-compose.yml describes the same system; every service command is a real triops command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from workers.cli import main
+
+COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+PYTHON_SERVICES = {
+    "migrate", "api", "worker-aiops", "worker-mlops", "worker-dataops", "beat", "flower"
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def test_compose_has_every_service_of_the_system(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == PYTHON_SERVICES | {"redis", "postgres"}
+
+
+def test_every_python_service_uses_one_image(compose: dict[str, Any]) -> None:
+    images = {compose["services"][name]["image"] for name in PYTHON_SERVICES}
+    assert images == {"triops:latest"}
+
+
+@pytest.mark.parametrize("name", sorted(PYTHON_SERVICES))
+def test_each_service_command_is_a_real_triops_command(
+    compose: dict[str, Any], name: str
+) -> None:
+    command = compose["services"][name]["command"]
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: main" in result.output
+
+
+def test_redis_keeps_an_append_only_file(compose: dict[str, Any]) -> None:
+    assert "--appendonly" in compose["services"]["redis"]["command"]
+
+
+def test_long_running_services_have_healthchecks_and_wait_for_healthy_dependencies(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    for name in PYTHON_SERVICES - {"migrate"} | {"redis", "postgres"}:
+        assert "healthcheck" in services[name], name
+    for name in PYTHON_SERVICES - {"migrate", "flower"}:
+        depends = services[name]["depends_on"]
+        assert depends["redis"]["condition"] == "service_healthy"
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_data_and_artifacts_live_on_volumes(compose: dict[str, Any]) -> None:
+    assert {"redis-data", "postgres-data", "triops-data"} <= set(compose["volumes"])
+    for name in PYTHON_SERVICES:
+        assert any(v.startswith("triops-data:") for v in compose["services"][name]["volumes"])
+
+
+def test_every_python_service_runs_in_production_mode_with_a_token(
+    compose: dict[str, Any],
+) -> None:
+    for name in PYTHON_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert env["TRIOPS_ENVIRONMENT"] == "production"
+        assert "TRIOPS_API_TOKEN" in env

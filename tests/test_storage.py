@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from core.errors import InvalidInput, NotFound, PayloadTooLarge
+from core.storage import BlobStore
+
+
+@pytest.mark.parametrize("name", ["..", "../x", "a/b", ".hidden", "", "a\x00b", "x" * 300])
+def test_names_that_could_leave_the_store_are_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(InvalidInput):
+        BlobStore(str(tmp_path)).put_bytes(("job", name), b"x")
+
+
+def test_a_blob_is_written_with_its_size_and_sha256_and_read_back(tmp_path: Path) -> None:
+    store = BlobStore(str(tmp_path))
+    info = store.put_chunks(("job-1", "out.csv"), [b"a,b\n", b"1,2\n"])
+    assert info.size == 8
+    assert info.sha256 == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    with store.open(info.url) as handle:
+        assert handle.read() == b"a,b\n1,2\n"
+    assert store.sha256_of(info.url) == info.sha256
+
+
+def test_a_stream_over_the_limit_keeps_nothing(tmp_path: Path) -> None:
+    store = BlobStore(str(tmp_path))
+    with pytest.raises(PayloadTooLarge):
+        store.put_chunks(("f", "big"), [b"x" * 600, b"x" * 600], max_bytes=1000)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_a_url_from_outside_the_store_is_not_opened(tmp_path: Path) -> None:
+    store = BlobStore(str(tmp_path / "store"))
+    with pytest.raises(NotFound):
+        store.open("/etc/passwd")
+    with pytest.raises(InvalidInput):
+        store.open(f"{tmp_path / 'store'}/../../etc/passwd")
