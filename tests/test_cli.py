@@ -28,8 +28,19 @@ def test_a_progress_bar_fills_with_the_fraction() -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        [], ["up"], ["api"], ["worker"], ["beat"], ["flower"], ["redis"], ["db"], ["db", "upgrade"],
-        ["submit"], ["status"], ["jobs"], ["health"],
+        [],
+        ["up"],
+        ["api"],
+        ["worker"],
+        ["beat"],
+        ["flower"],
+        ["redis"],
+        ["db"],
+        ["db", "upgrade"],
+        ["submit"],
+        ["status"],
+        ["jobs"],
+        ["health"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:

@@ -13,7 +13,13 @@ from workers.cli import main
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 PYTHON_SERVICES = {
-    "migrate", "api", "worker-aiops", "worker-mlops", "worker-dataops", "beat", "flower"
+    "migrate",
+    "api",
+    "worker-aiops",
+    "worker-mlops",
+    "worker-dataops",
+    "beat",
+    "flower",
 }
 
 
@@ -33,9 +39,7 @@ def test_every_python_service_uses_one_image(compose: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(PYTHON_SERVICES))
-def test_each_service_command_is_a_real_triops_command(
-    compose: dict[str, Any], name: str
-) -> None:
+def test_each_service_command_is_a_real_triops_command(compose: dict[str, Any], name: str) -> None:
     command = compose["services"][name]["command"]
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0, result.output

@@ -70,9 +70,7 @@ def test_bad_params_are_422_naming_each_field(client: TestClient) -> None:
 
 
 def test_an_unknown_param_is_rejected_not_ignored(client: TestClient) -> None:
-    response = client.post(
-        "/api/v1/jobs", json={"kind": "system.echo", "params": {"paylaod": 1}}
-    )
+    response = client.post("/api/v1/jobs", json={"kind": "system.echo", "params": {"paylaod": 1}})
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["loc"] == ["params", "paylaod"]
 
@@ -80,7 +78,10 @@ def test_an_unknown_param_is_rejected_not_ignored(client: TestClient) -> None:
 def test_a_file_id_that_was_never_uploaded_is_422(client: TestClient) -> None:
     response = client.post(
         "/api/v1/jobs",
-        json={"kind": "dataops.profile", "params": {"file_id": "00000000-0000-4000-8000-000000000000"}},
+        json={
+            "kind": "dataops.profile",
+            "params": {"file_id": "00000000-0000-4000-8000-000000000000"},
+        },
     )
     assert response.status_code == 422
     assert "upload it first" in response.json()["error"]["message"]
@@ -96,7 +97,8 @@ def test_a_malformed_body_is_422_not_500(client: TestClient) -> None:
 def test_the_same_idempotency_key_and_body_returns_the_same_job(client: TestClient) -> None:
     first = submit(client, params={"payload": 1}, idempotency_key="k-1")
     again = client.post(
-        "/api/v1/jobs", json={"kind": "system.echo", "params": {"payload": 1}, "idempotency_key": "k-1"}
+        "/api/v1/jobs",
+        json={"kind": "system.echo", "params": {"payload": 1}, "idempotency_key": "k-1"},
     )
     assert again.status_code == 200
     assert again.json()["id"] == first["id"]
@@ -105,7 +107,8 @@ def test_the_same_idempotency_key_and_body_returns_the_same_job(client: TestClie
 def test_the_same_idempotency_key_with_another_body_is_409(client: TestClient) -> None:
     first = submit(client, params={"payload": 1}, idempotency_key="k-2")
     other = client.post(
-        "/api/v1/jobs", json={"kind": "system.echo", "params": {"payload": 2}, "idempotency_key": "k-2"}
+        "/api/v1/jobs",
+        json={"kind": "system.echo", "params": {"payload": 2}, "idempotency_key": "k-2"},
     )
     assert other.status_code == 409
     assert other.json()["error"]["details"]["job_id"] == first["id"]

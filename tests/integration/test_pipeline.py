@@ -37,7 +37,10 @@ def test_a_log_file_is_parsed_on_an_aiops_worker(stack: Stack, benchmarks_dir: P
         log = client.upload(benchmarks_dir / "loghub" / "HDFS" / "HDFS_2k.log")
         job = client.submit(
             "aiops.parse_logs",
-            {"file_id": log["id"], "log_format": "<Date> <Time> <Pid> <Level> <Component>: <Content>"},
+            {
+                "file_id": log["id"],
+                "log_format": "<Date> <Time> <Pid> <Level> <Component>: <Content>",
+            },
         )
         done = client.wait(job["id"], timeout_s=60)
     assert done["status"] == "succeeded", done["error"]
@@ -144,7 +147,9 @@ def test_housekeeping_resends_a_lost_message_and_fails_a_job_lost_too_often(
     kind = get_kind("system.echo")
     with session_scope(stack.settings) as session:
         # Rows written as the API would, but whose messages never reached Redis.
-        lost, _ = create_job(session=session, kind=kind, params=kind.validate_params({"payload": 7}))
+        lost, _ = create_job(
+            session=session, kind=kind, params=kind.validate_params({"payload": 7})
+        )
         hopeless, _ = create_job(session=session, kind=kind, params=kind.validate_params({}))
         hopeless.resends = stack.settings.max_resends
     time.sleep(1.2)

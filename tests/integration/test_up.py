@@ -98,7 +98,9 @@ def test_up_serves_jobs_stops_every_child_and_a_second_up_finds_jobs_and_queued_
     try:
         wait_healthy(api_url, {}, timeout_s=90)
         with TriopsClient(api_url, env["TRIOPS_API_TOKEN"]) as client:
-            done = client.wait(client.submit("system.echo", {"payload": "first"})["id"], timeout_s=30)
+            done = client.wait(
+                client.submit("system.echo", {"payload": "first"})["id"], timeout_s=30
+            )
         assert done["status"] == "succeeded"
     finally:
         leftovers = stop_up(first, log)
