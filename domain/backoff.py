@@ -1,41 +1,56 @@
-"""Retry delays: exponential backoff with jitter."""
+"""Retry delays: capped exponential backoff with jitter (job retries, webhook deliveries)."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
+_MAX_EXPONENT = 62  # 2**62 seconds is beyond any cap; keeps the float finite
 
 
 def compute_backoff(
     attempts: int,
     *,
-    factor_s: float = 2.0,
-    jitter: bool = True,
-    max_backoff_s: float = 300.0,
-    rand: Callable[[], float] = random.random,
+    factor_s: float,
+    jitter: float,
+    max_backoff_s: float,
+    rand: float,
 ) -> float:
-    """Seconds to wait before the next try.
+    """Seconds to wait before the next attempt (capped exponential + jitter).
+
+    ``delay = min(max_backoff_s, factor_s * 2 ** (attempts - 1))``, then jitter scales it into
+    ``[delay * (1 - jitter), delay]`` using ``rand``: ``delay * (1 - jitter * rand)``.
+    ``jitter=0`` is deterministic, ``jitter=1`` is "full jitter". The result never exceeds
+    ``max_backoff_s``.
 
     Parameters
     ----------
     attempts:
-        Tries made so far (1 after the first failure).
+        Failed attempts so far (>= 1); the first retry follows attempt 1.
     factor_s:
-        Delay after the first failure, in seconds; doubles with each further try.
+        Base delay in seconds (the delay after the first failure, before jitter).
     jitter:
-        Spread the delay uniformly over [delay/2, delay] so many retries don't align.
+        Fraction of the delay that is randomised, in [0, 1].
     max_backoff_s:
-        Upper bound of the delay, in seconds.
+        Upper bound in seconds, applied before jitter.
     rand:
-        Source of uniform [0, 1) numbers (a parameter so tests are deterministic).
+        A uniform random number in [0, 1) supplied by the caller (keeps this function pure).
 
     Returns
     -------
-    The delay in seconds, in [0, max_backoff_s].
+    float
+        The delay in seconds.
+
+    Raises
+    ------
+    ValueError
+        On ``attempts < 1``, negative times, or ``jitter``/``rand`` out of range.
     """
     if attempts < 1:
-        return 0.0
-    delay = min(max_backoff_s, factor_s * 2 ** min(attempts - 1, 62))
-    if jitter:
-        delay = delay / 2 + rand() * delay / 2
-    return float(delay)
+        raise ValueError("attempts must be >= 1")
+    if factor_s < 0 or max_backoff_s < 0:
+        raise ValueError("factor_s and max_backoff_s must be >= 0")
+    if not 0.0 <= jitter <= 1.0:
+        raise ValueError("jitter must be in [0, 1]")
+    if not 0.0 <= rand < 1.0:
+        raise ValueError("rand must be in [0, 1)")
+    exponent = min(attempts - 1, _MAX_EXPONENT)
+    delay_s = min(max_backoff_s, factor_s * float(2**exponent))
+    return delay_s * (1.0 - jitter * rand)

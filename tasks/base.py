@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -158,7 +159,9 @@ class JobTask(Task):
                 delay = compute_backoff(
                     attempt,
                     factor_s=settings.retry_backoff_s,
+                    jitter=0.5,
                     max_backoff_s=settings.retry_max_backoff_s,
+                    rand=random.random(),
                 )
                 self._record_retry(settings, job_id, exc, delay)
                 raise self.retry(countdown=delay, exc=exc) from exc

@@ -733,12 +733,39 @@ def _adjacency(dependencies: Mapping[str, Sequence[str]] | None) -> dict[str, li
     return {service: sorted(others) for service, others in adjacent.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """Per-alert values computed once: float times and correlation keys."""
+
+    start_ts: float
+    seen_ts: float
+    group: str
+    service: str  # the service key
+    scope: str
+
+
+def _prepare(alerts: Sequence[Alert], group_by: Sequence[str]) -> list[_Prepared]:
+    prepared = []
+    for alert in alerts:
+        scope = _scope(alert, group_by)
+        prepared.append(
+            _Prepared(
+                start_ts=alert.starts_at.timestamp(),
+                seen_ts=alert.seen_at.timestamp(),
+                group=group_key(alert, group_by),
+                service=_service_key(scope, alert.service),
+                scope=scope,
+            )
+        )
+    return prepared
+
+
 def _sweep(
     alerts: Sequence[Alert],
+    prepared: Sequence[_Prepared],
     seeds: Sequence[OpenIncident],
     *,
     window_s: float,
-    group_by: Sequence[str],
     dependencies: Mapping[str, Sequence[str]] | None,
 ) -> tuple[_UnionFind, list[int]]:
     """Link alerts (nodes ``len(seeds) + i``) to each other and to seeds; return the forest."""
@@ -747,49 +774,47 @@ def _sweep(
     n_seeds = len(seeds)
     forest = _UnionFind(n_seeds + len(alerts), n_seeds)
     adjacency = _adjacency(dependencies)
-    # last activity per key: (time, node)
-    last: dict[str, tuple[datetime, int]] = {}
+    # last activity per key: (epoch seconds, node)
+    last: dict[str, tuple[float, int]] = {}
     by_fingerprint: dict[str, int] = {}
     for index, seed in enumerate(seeds):
+        seen_ts = seed.last_seen_at.timestamp()
         for key in seed.keys:
             known = last.get(key)
-            if known is None or seed.last_seen_at > known[0]:
-                last[key] = (seed.last_seen_at, index)
+            if known is None or seen_ts > known[0]:
+                last[key] = (seen_ts, index)
         for fp in seed.fingerprints:
             by_fingerprint.setdefault(fp, index)
-    order = sorted(range(len(alerts)), key=lambda i: (alerts[i].starts_at, i))
-    scopes: dict[int, str] = {}
+    order = sorted(range(len(alerts)), key=lambda i: (prepared[i].start_ts, i))
+    union = forest.union
     for i in order:
         alert = alerts[i]
+        prep = prepared[i]
         node = n_seeds + i
-        start = alert.starts_at
-        seen = alert.seen_at
-        seed_hit = by_fingerprint.get(alert.fingerprint)
-        if seed_hit is not None:
-            forest.union(seed_hit, node)
-        scope = _scope(alert, group_by)
-        scopes[i] = scope
-        own_keys = (group_key(alert, group_by), _service_key(scope, alert.service))
-        linked: list[tuple[datetime, int]] = []
-        for key in own_keys:
+        start = prep.start_ts
+        horizon = start - window_s  # activity at or after this is within the window
+        if by_fingerprint:
+            seed_hit = by_fingerprint.get(alert.fingerprint)
+            if seed_hit is not None:
+                union(seed_hit, node)
+        for key in (prep.group, prep.service):
             known = last.get(key)
-            if known is not None and (start - known[0]).total_seconds() <= window_s:
-                linked.append(known)
-        neighbours = [
-            known
-            for other in adjacency.get(alert.service, ())
-            if (known := last.get(_service_key(scope, other))) is not None
-            and (start - known[0]).total_seconds() <= window_s
-        ]
-        neighbours.sort(key=lambda item: item[0], reverse=True)  # most recent first
-        for _, other_node in (*linked, *neighbours):
-            forest.union(other_node, node)
-        for key in own_keys:
-            known = last.get(key)
-            if known is not None and (start - known[0]).total_seconds() <= window_s:
-                last[key] = (max(known[0], seen), node)  # the key's group continues
+            if known is not None and known[0] >= horizon:
+                union(known[1], node)
+                last[key] = (max(known[0], prep.seen_ts), node)  # the key's group continues
             else:
-                last[key] = (seen, node)  # the key starts a new group here
+                last[key] = (prep.seen_ts, node)  # the key starts a new group here
+        others = adjacency.get(alert.service)
+        if others:
+            neighbours = [
+                known
+                for other in others
+                if (known := last.get(_service_key(prep.scope, other))) is not None
+                and known[0] >= horizon
+            ]
+            neighbours.sort(key=lambda item: item[0], reverse=True)  # most recent first
+            for _, other_node in neighbours:
+                union(other_node, node)
     return forest, order
 
 
@@ -877,23 +902,25 @@ def _timeline(members: Sequence[Alert]) -> tuple[TimelineEvent, ...]:
 
 
 def _build_group(
-    members: list[Alert],
-    group_by: Sequence[str],
+    members: list[int],
+    alerts: Sequence[Alert],
+    prepared: Sequence[_Prepared],
     dependencies: Mapping[str, Sequence[str]] | None,
     cache: dict[str, frozenset[str]],
 ) -> AlertGroup:
-    root, reason = _root_cause(members, dependencies, cache)
-    keys = frozenset(k for a in members for k in (group_key(a, group_by), service_key(a, group_by)))
+    chosen = [alerts[i] for i in members]
+    root, reason = _root_cause(chosen, dependencies, cache)
+    keys = frozenset(k for i in members for k in (prepared[i].group, prepared[i].service))
     return AlertGroup(
-        alerts=tuple(members),
+        alerts=tuple(chosen),
         root_cause=root,
         root_cause_reason=reason,
-        severity=max_severity(a.severity for a in members),
-        services=tuple(sorted({a.service for a in members})),
+        severity=max_severity(a.severity for a in chosen),
+        services=tuple(sorted({a.service for a in chosen})),
         keys=keys,
-        started_at=members[0].starts_at,
-        last_seen_at=max(a.seen_at for a in members),
-        timeline=_timeline(members),
+        started_at=chosen[0].starts_at,
+        last_seen_at=max(a.seen_at for a in chosen),
+        timeline=_timeline(chosen),
     )
 
 
@@ -927,14 +954,15 @@ def correlate(
     list[AlertGroup]
         Groups ordered by start time.
     """
-    forest, order = _sweep(
-        alerts, (), window_s=window_s, group_by=group_by, dependencies=dependencies
-    )
-    members: dict[int, list[Alert]] = {}
+    prepared = _prepare(alerts, group_by)
+    forest, order = _sweep(alerts, prepared, (), window_s=window_s, dependencies=dependencies)
+    members: dict[int, list[int]] = {}
     for i in order:
-        members.setdefault(forest.find(i), []).append(alerts[i])
+        members.setdefault(forest.find(i), []).append(i)
     cache: dict[str, frozenset[str]] = {}
-    groups = [_build_group(group, group_by, dependencies, cache) for group in members.values()]
+    groups = [
+        _build_group(group, alerts, prepared, dependencies, cache) for group in members.values()
+    ]
     groups.sort(key=lambda g: (g.started_at, g.root_cause.fingerprint))
     return groups
 
@@ -969,21 +997,24 @@ def join_open_incidents(
     JoinPlan
         Joins per incident id, and new groups to open incidents for.
     """
+    prepared = _prepare(alerts, group_by)
     forest, order = _sweep(
-        alerts, open_incidents, window_s=window_s, group_by=group_by, dependencies=dependencies
+        alerts, prepared, open_incidents, window_s=window_s, dependencies=dependencies
     )
     n_seeds = len(open_incidents)
     joins: dict[str, list[Alert]] = {}
-    fresh: dict[int, list[Alert]] = {}
+    fresh: dict[int, list[int]] = {}
     for i in order:
         root = forest.find(n_seeds + i)
         seed = forest.seed[root]
         if seed >= 0:
             joins.setdefault(open_incidents[seed].incident_id, []).append(alerts[i])
         else:
-            fresh.setdefault(root, []).append(alerts[i])
+            fresh.setdefault(root, []).append(i)
     cache: dict[str, frozenset[str]] = {}
-    new_groups = [_build_group(group, group_by, dependencies, cache) for group in fresh.values()]
+    new_groups = [
+        _build_group(group, alerts, prepared, dependencies, cache) for group in fresh.values()
+    ]
     new_groups.sort(key=lambda g: (g.started_at, g.root_cause.fingerprint))
     return JoinPlan(
         joins={incident: tuple(members) for incident, members in joins.items()},

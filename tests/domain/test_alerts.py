@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -186,7 +187,10 @@ def test_our_shape_fills_service_severity_and_start_from_what_it_has() -> None:
     [
         {"version": "4", "alerts": "nope"},
         {"version": "4", "alerts": [{"labels": {}, "startsAt": "yesterday"}]},
-        {"version": "4", "alerts": [{"labels": {}, "startsAt": "2024-05-01T12:00:00Z", "status": "odd"}]},
+        {
+            "version": "4",
+            "alerts": [{"labels": {}, "startsAt": "2024-05-01T12:00:00Z", "status": "odd"}],
+        },
         {"labels": {"a": "b"}},  # our shape without any start time
         42,
     ],
@@ -398,7 +402,7 @@ def test_ten_thousand_alerts_correlate_into_consistent_groups() -> None:
         assert starts == sorted(starts)
         # every member is within the window of some other member (chaining), unless alone
         if len(starts) > 1:
-            gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+            gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
             assert max(gaps) <= 300
     # same key alerts far apart never share a group: groups of one service are disjoint in time
     by_key: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
@@ -408,5 +412,5 @@ def test_ten_thousand_alerts_correlate_into_consistent_groups() -> None:
             by_key.setdefault(key, []).append((group.started_at, group.last_seen_at))
     for spans in by_key.values():
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert (start - end).total_seconds() > 300

@@ -1,0 +1,787 @@
+"""Log anomaly detection on event-count vectors (Xu et al. 2009 style, PCA/SPE or IsolationForest).
+
+Input: one :class:`LogRecord` per log line (an event/template id from template mining, an
+optional timestamp, an optional session key or the raw content to extract one from).
+
+1. Group lines into rows: fixed time windows of ``window_s`` seconds
+   (:func:`count_by_window`) or sessions identified by a key such as the HDFS block id
+   (:func:`count_by_session`). Each row is a vector of event counts.
+2. Weight: TF-IDF with the document frequencies of the reference rows
+   (``idf = ln((1 + n_ref) / (1 + df)) + 1``), then L2-normalise each row, so a window is
+   described by *which* events it holds rather than by how busy it was. An event never seen in
+   the reference gets the largest idf.
+3. Fit an unsupervised detector on the reference rows (a leading fraction of rows or a time
+   range), with a fixed ``random_state``:
+
+   * ``"pca"`` (default): principal components keeping ``variance_kept`` of the reference
+     variance span "normal" behaviour; a row's score is its squared prediction error (SPE, the
+     residual outside that subspace). Events never seen in the reference are entirely residual.
+     Threshold: the Q-statistic of Jackson & Mudholkar at false-alarm rate ``alpha``.
+   * ``"isolation_forest"``: scikit-learn's IsolationForest on the weighted vectors plus one
+     *novelty* feature: the weight of events seen in no other reference row (for a reference
+     row: events unique to it; for a new row: events absent from the reference). Without it
+     a forest cannot split on templates it never saw. Threshold: the ``1 - contamination``
+     quantile of reference scores.
+
+4. Score new rows; report those above the threshold with the events that drove them (each
+   event's share of the residual for PCA, of the standardised deviation for IsolationForest).
+
+The raw-count baseline is the same detector with ``weighting="none"`` and ``normalise=False``
+(:data:`RAW_COUNTS`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.stats import norm
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "HDFS_BLOCK_PATTERN",
+    "RAW_COUNTS",
+    "DetectionResult",
+    "DetectorConfig",
+    "EventCounts",
+    "LogAnomaly",
+    "LogAnomalyModel",
+    "LogRecord",
+    "PrecisionRecall",
+    "RowScores",
+    "count_by_session",
+    "count_by_window",
+    "detect",
+    "extract_session_keys",
+    "fit_detector",
+    "precision_recall_f1",
+    "row_labels",
+    "score_rows",
+]
+
+HDFS_BLOCK_PATTERN = r"blk_-?\d+"
+"""Session key of HDFS logs: the block id."""
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One log line, reduced to what detection needs.
+
+    Attributes
+    ----------
+    event_id:
+        The template/event id the line was mined into.
+    timestamp_s:
+        Epoch seconds, or ``None`` when the line has no usable time.
+    session:
+        The session key if already known, else ``None``.
+    content:
+        The raw message, used to extract session keys when ``session`` is ``None``.
+    """
+
+    event_id: str
+    timestamp_s: float | None = None
+    session: str | None = None
+    content: str | None = None
+
+
+def extract_session_keys(
+    content: str, pattern: str | re.Pattern[str] = HDFS_BLOCK_PATTERN
+) -> tuple[str, ...]:
+    """All distinct session keys in a message, in order of appearance.
+
+    Parameters
+    ----------
+    content:
+        The log message.
+    pattern:
+        Regular expression of a key (default: HDFS block id ``blk_-?\\d+``). If it has a
+        capturing group, group 1 is the key.
+
+    Returns
+    -------
+    tuple[str, ...]
+        The keys (a line may touch several sessions), possibly empty.
+    """
+    regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+    keys: dict[str, None] = {}
+    for match in regex.finditer(content):
+        keys[match.group(1) if regex.groups else match.group(0)] = None
+    return tuple(keys)
+
+
+@dataclass(frozen=True, eq=False)
+class EventCounts:
+    """Event-count vectors, one row per time window or session.
+
+    Attributes
+    ----------
+    keys:
+        Row identity: the window start as RFC 3339 UTC, or the session key.
+    starts_s:
+        Window start (epoch seconds) or the session's first timestamp (``nan`` if unknown).
+    event_ids:
+        Column identity, sorted.
+    matrix:
+        Counts, shape ``(rows, events)``.
+    lines:
+        Per row, the indices of the input records counted in it.
+    skipped_lines:
+        Records that fit no row (no timestamp, or no session key).
+    """
+
+    keys: tuple[str, ...]
+    starts_s: FloatArray
+    event_ids: tuple[str, ...]
+    matrix: FloatArray
+    lines: tuple[IntArray, ...]
+    skipped_lines: int = 0
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def _rows_from_codes(
+    row_codes: IntArray, event_codes: IntArray, n_rows: int, n_events: int
+) -> tuple[FloatArray, tuple[IntArray, ...]]:
+    """Count matrix and per-row line indices from parallel (row, event) codes per line."""
+    flat = row_codes * n_events + event_codes
+    matrix = np.bincount(flat, minlength=n_rows * n_events).astype(np.float64)
+    order = np.argsort(row_codes, kind="stable")
+    bounds = np.searchsorted(row_codes[order], np.arange(n_rows + 1))
+    return matrix.reshape(n_rows, n_events), tuple(np.split(order, bounds[1:-1]))
+
+
+def count_by_window(records: Sequence[LogRecord], *, window_s: float) -> EventCounts:
+    """Count events per fixed time window.
+
+    Windows are aligned to multiples of ``window_s`` since the epoch (so two calls agree),
+    and only windows holding at least one line are rows.
+
+    Parameters
+    ----------
+    records:
+        The lines, any order. Lines without a timestamp are skipped.
+    window_s:
+        Window length in seconds (> 0).
+
+    Returns
+    -------
+    EventCounts
+        Rows in time order; ``lines`` index into ``records``.
+    """
+    if window_s <= 0:
+        raise ValueError("window_s must be > 0")
+    stamps = np.array(
+        [np.nan if r.timestamp_s is None else float(r.timestamp_s) for r in records],
+        dtype=np.float64,
+    )
+    keep = np.flatnonzero(~np.isnan(stamps))
+    event_codes, event_ids = pd.factorize(
+        pd.Series([records[i].event_id for i in keep.tolist()], dtype=object), sort=True
+    )
+    window_index = np.floor(stamps[keep] / window_s).astype(np.int64)
+    unique_windows, row_codes = np.unique(window_index, return_inverse=True)
+    matrix, local_lines = _rows_from_codes(
+        row_codes.astype(np.int64),
+        event_codes.astype(np.int64),
+        len(unique_windows),
+        len(event_ids),
+    )
+    starts = unique_windows.astype(np.float64) * window_s
+    keys = tuple(
+        datetime.fromtimestamp(float(s), tz=UTC).isoformat().replace("+00:00", "Z") for s in starts
+    )
+    return EventCounts(
+        keys=keys,
+        starts_s=starts,
+        event_ids=tuple(str(e) for e in event_ids),
+        matrix=matrix,
+        lines=tuple(keep[idx].astype(np.int64) for idx in local_lines),
+        skipped_lines=len(records) - len(keep),
+    )
+
+
+def count_by_session(
+    records: Sequence[LogRecord],
+    *,
+    session_pattern: str | re.Pattern[str] | None = HDFS_BLOCK_PATTERN,
+) -> EventCounts:
+    """Count events per session.
+
+    A line's sessions are its ``session`` field, else the keys ``session_pattern`` finds in
+    its ``content`` (a line naming two blocks counts in both). Lines with neither are skipped.
+
+    Parameters
+    ----------
+    records:
+        The lines, in log order.
+    session_pattern:
+        Key regex for :func:`extract_session_keys`; ``None`` uses only ``session`` fields.
+
+    Returns
+    -------
+    EventCounts
+        Rows in order of each session's first line.
+    """
+    regex = re.compile(session_pattern) if isinstance(session_pattern, str) else session_pattern
+    session_index: dict[str, int] = {}
+    line_of: list[int] = []
+    row_of: list[int] = []
+    skipped = 0
+    for index, record in enumerate(records):
+        if record.session:
+            sessions: tuple[str, ...] = (record.session,)
+        elif regex is not None and record.content:
+            sessions = extract_session_keys(record.content, regex)
+        else:
+            sessions = ()
+        if not sessions:
+            skipped += 1
+            continue
+        for key in sessions:
+            line_of.append(index)
+            row_of.append(session_index.setdefault(key, len(session_index)))
+    lines_arr = np.asarray(line_of, dtype=np.int64)
+    rows_arr = np.asarray(row_of, dtype=np.int64)
+    event_codes, event_ids = pd.factorize(
+        pd.Series([records[i].event_id for i in line_of], dtype=object), sort=True
+    )
+    matrix, local_lines = _rows_from_codes(
+        rows_arr, event_codes.astype(np.int64), len(session_index), len(event_ids)
+    )
+    stamps = np.array(
+        [np.nan if records[i].timestamp_s is None else records[i].timestamp_s for i in line_of],
+        dtype=np.float64,
+    )
+    starts = np.full(len(session_index), np.nan)
+    if len(stamps) and not np.all(np.isnan(stamps)):
+        starts = (
+            pd.Series(stamps).groupby(rows_arr).min().reindex(range(len(session_index))).to_numpy()
+        )
+    return EventCounts(
+        keys=tuple(session_index),
+        starts_s=starts.astype(np.float64),
+        event_ids=tuple(str(e) for e in event_ids),
+        matrix=matrix,
+        lines=tuple(lines_arr[idx] for idx in local_lines),
+        skipped_lines=skipped,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorConfig:
+    """How to weight the vectors and which detector to fit.
+
+    Attributes
+    ----------
+    method:
+        ``"pca"`` (SPE with a Q-statistic threshold) or ``"isolation_forest"``.
+    weighting:
+        ``"tfidf"`` (reference document frequencies) or ``"none"`` (raw counts).
+    normalise:
+        L2-normalise each weighted row.
+    variance_kept:
+        PCA: fraction of reference variance the normal subspace keeps (0-1).
+    alpha:
+        PCA: false-alarm rate of the Q-statistic threshold.
+    contamination:
+        IsolationForest: expected anomalous share of the reference; threshold is the
+        ``1 - contamination`` quantile of reference scores.
+    n_estimators:
+        IsolationForest trees.
+    random_state:
+        Seed for every randomised step.
+    """
+
+    method: Literal["pca", "isolation_forest"] = "pca"
+    weighting: Literal["tfidf", "none"] = "tfidf"
+    normalise: bool = True
+    variance_kept: float = 0.95
+    alpha: float = 0.001
+    contamination: float = 0.05
+    n_estimators: int = 200
+    random_state: int = 0
+
+
+DEFAULT_CONFIG = DetectorConfig()
+"""TF-IDF + L2 + PCA/SPE: what :func:`detect` uses unless told otherwise."""
+
+RAW_COUNTS = DetectorConfig(weighting="none", normalise=False)
+"""The baseline: the same PCA/SPE detector on raw counts."""
+
+
+@dataclass(frozen=True, eq=False)
+class LogAnomalyModel:
+    """A detector fitted on reference rows; apply with :func:`score_rows`.
+
+    Attributes
+    ----------
+    config:
+        The configuration it was fitted with.
+    event_ids:
+        The reference vocabulary (events seen in the reference).
+    idf:
+        Per-vocabulary-event weight (ones without TF-IDF).
+    unseen_weight:
+        Weight of an event outside the vocabulary.
+    mean:
+        Reference mean of the weighted rows.
+    scale:
+        Reference standard deviation per event (floored), for contributions.
+    singletons:
+        Per vocabulary event: seen in exactly one reference row (feeds the novelty feature).
+    components:
+        PCA: the normal subspace basis, shape ``(k, events)``; empty for IsolationForest.
+    forest:
+        The IsolationForest, or ``None``.
+    threshold:
+        Scores above this are anomalous.
+    n_reference:
+        Reference rows used.
+    """
+
+    config: DetectorConfig
+    event_ids: tuple[str, ...]
+    idf: FloatArray
+    unseen_weight: float
+    mean: FloatArray
+    scale: FloatArray
+    singletons: BoolArray
+    components: FloatArray
+    forest: IsolationForest | None
+    threshold: float
+    n_reference: int
+
+
+def _align(counts: EventCounts, vocabulary: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+    """Split counts into vocabulary columns (in vocabulary order) and unseen columns."""
+    position = {event: i for i, event in enumerate(counts.event_ids)}
+    known = np.zeros((len(counts), len(vocabulary)), dtype=np.float64)
+    seen_cols = []
+    for j, event in enumerate(vocabulary):
+        i = position.get(event)
+        if i is not None:
+            known[:, j] = counts.matrix[:, i]
+            seen_cols.append(i)
+    unseen_mask = np.ones(len(counts.event_ids), dtype=bool)
+    unseen_mask[seen_cols] = False
+    return known, counts.matrix[:, unseen_mask]
+
+
+def _weigh(
+    known: FloatArray, unseen: FloatArray, idf: FloatArray, unseen_weight: float, normalise: bool
+) -> tuple[FloatArray, FloatArray]:
+    wk = known * idf
+    wu = unseen * unseen_weight
+    if normalise:
+        norms = np.sqrt((wk**2).sum(axis=1) + (wu**2).sum(axis=1))
+        norms[norms == 0] = 1.0
+        wk = wk / norms[:, None]
+        wu = wu / norms[:, None]
+    return wk, wu
+
+
+def _q_statistic(residual_eigenvalues: FloatArray, alpha: float) -> float:
+    """Jackson & Mudholkar (1979) upper limit of the SPE at false-alarm rate ``alpha``."""
+    lam = residual_eigenvalues[residual_eigenvalues > 1e-12]
+    if lam.size == 0:
+        return 1e-12
+    theta1, theta2, theta3 = lam.sum(), (lam**2).sum(), (lam**3).sum()
+    h0 = 1.0 - 2.0 * theta1 * theta3 / (3.0 * theta2**2)
+    if h0 <= 0:  # degenerate spectrum: fall back to the Gaussian approximation of the mean
+        return float(theta1 + norm.ppf(1.0 - alpha) * np.sqrt(2.0 * theta2))
+    c_alpha = norm.ppf(1.0 - alpha)
+    value = theta1 * (
+        c_alpha * np.sqrt(2.0 * theta2 * h0**2) / theta1
+        + 1.0
+        + theta2 * h0 * (h0 - 1.0) / theta1**2
+    ) ** (1.0 / h0)
+    return float(value)
+
+
+def _reference_mask(
+    counts: EventCounts, reference_fraction: float, reference_until_s: float | None
+) -> BoolArray:
+    n = len(counts)
+    if reference_until_s is not None:
+        mask = np.asarray(counts.starts_s < reference_until_s, dtype=bool)
+    else:
+        if not 0.0 < reference_fraction <= 1.0:
+            raise ValueError("reference_fraction must be in (0, 1]")
+        n_ref = max(1, round(n * reference_fraction)) if n else 0
+        mask = np.zeros(n, dtype=bool)
+        mask[:n_ref] = True
+    return mask
+
+
+def fit_detector(
+    counts: EventCounts,
+    *,
+    reference: npt.ArrayLike | None = None,
+    config: DetectorConfig = DEFAULT_CONFIG,
+) -> LogAnomalyModel:
+    """Fit weighting and detector on reference rows.
+
+    Parameters
+    ----------
+    counts:
+        Event-count rows.
+    reference:
+        Boolean mask or indices of the reference rows; ``None`` uses all rows.
+    config:
+        Weighting and detector settings.
+
+    Returns
+    -------
+    LogAnomalyModel
+        The fitted model.
+
+    Raises
+    ------
+    ValueError
+        When there are fewer than two reference rows or no events.
+    """
+    rows = np.arange(len(counts)) if reference is None else np.asarray(reference)
+    if rows.dtype == bool:
+        rows = np.flatnonzero(rows)
+    ref = counts.matrix[rows]
+    if ref.shape[0] < 2:
+        raise ValueError("need at least two reference rows")
+    seen = ref.sum(axis=0) > 0
+    if not seen.any():
+        raise ValueError("the reference rows hold no events")
+    vocabulary = tuple(e for e, s in zip(counts.event_ids, seen, strict=True) if s)
+    n_ref = ref.shape[0]
+    if config.weighting == "tfidf":
+        doc_freq = (ref[:, seen] > 0).sum(axis=0).astype(np.float64)
+        idf = np.log((1.0 + n_ref) / (1.0 + doc_freq)) + 1.0
+        unseen_weight = float(np.log(1.0 + n_ref) + 1.0)
+    elif config.weighting == "none":
+        idf = np.ones(int(seen.sum()), dtype=np.float64)
+        unseen_weight = 1.0
+    else:
+        raise ValueError(f"unknown weighting {config.weighting!r}")
+    known, unseen = _align(_subset(counts, rows), vocabulary)
+    weighted, _ = _weigh(known, unseen, idf, unseen_weight, config.normalise)
+    mean = weighted.mean(axis=0)
+    centred = weighted - mean
+    scale = np.maximum(weighted.std(axis=0), 1e-3)
+    singletons = (ref[:, seen] > 0).sum(axis=0) == 1
+    components = np.zeros((0, len(vocabulary)), dtype=np.float64)
+    forest: IsolationForest | None = None
+    if config.method == "pca":
+        n_max = min(centred.shape)
+        if np.allclose(centred, 0.0) or n_max < 1:
+            threshold = 1e-12
+        else:
+            pca = PCA(
+                n_components=config.variance_kept,
+                svd_solver="full",
+                random_state=config.random_state,
+            ).fit(centred)
+            components = pca.components_.astype(np.float64)
+            covariance = np.cov(centred, rowvar=False).reshape(len(vocabulary), len(vocabulary))
+            cov_eigen = np.linalg.eigvalsh(covariance)[::-1]
+            threshold = _q_statistic(cov_eigen[components.shape[0] :], config.alpha)
+    elif config.method == "isolation_forest":
+        features = np.column_stack([centred, _novelty(weighted[:, singletons])])
+        forest = IsolationForest(
+            n_estimators=config.n_estimators, random_state=config.random_state
+        ).fit(features)
+        ref_scores = -forest.score_samples(features)
+        threshold = float(np.quantile(ref_scores, 1.0 - config.contamination))
+    else:
+        raise ValueError(f"unknown method {config.method!r}")
+    return LogAnomalyModel(
+        config=config,
+        event_ids=vocabulary,
+        idf=idf,
+        unseen_weight=unseen_weight,
+        mean=mean,
+        scale=scale,
+        singletons=singletons,
+        components=components,
+        forest=forest,
+        threshold=threshold,
+        n_reference=n_ref,
+    )
+
+
+def _novelty(weighted: FloatArray) -> FloatArray:
+    """Euclidean weight of the given (novel) event columns, per row."""
+    return np.asarray(np.sqrt((weighted**2).sum(axis=1)), dtype=np.float64)
+
+
+def _subset(counts: EventCounts, rows: IntArray) -> EventCounts:
+    return replace(
+        counts,
+        keys=tuple(counts.keys[i] for i in rows),
+        starts_s=counts.starts_s[rows],
+        matrix=counts.matrix[rows],
+        lines=tuple(counts.lines[i] for i in rows),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RowScores:
+    """Scores of rows and each event's share of every row's score.
+
+    Attributes
+    ----------
+    scores:
+        Anomaly score per row (higher is more anomalous).
+    contributions:
+        Shape ``(rows, events)`` aligned with the scored ``EventCounts.event_ids``: each event's
+        non-negative contribution to the row's score.
+    """
+
+    scores: FloatArray
+    contributions: FloatArray
+
+
+def score_rows(
+    model: LogAnomalyModel, counts: EventCounts, *, reference: npt.ArrayLike | None = None
+) -> RowScores:
+    """Score rows with a fitted model (vocabularies are aligned by event id).
+
+    Parameters
+    ----------
+    model:
+        From :func:`fit_detector`.
+    counts:
+        Rows to score; may hold events the reference never saw.
+    reference:
+        Boolean mask of rows that were part of the reference (IsolationForest measures their
+        novelty leave-one-out, as in fitting); ``None`` treats every row as new.
+
+    Returns
+    -------
+    RowScores
+        Scores and per-event contributions.
+    """
+    known, unseen = _align(counts, model.event_ids)
+    wk, wu = _weigh(known, unseen, model.idf, model.unseen_weight, model.config.normalise)
+    centred = wk - model.mean
+    if model.forest is None:
+        residual = centred - (centred @ model.components.T) @ model.components
+        known_contrib = residual**2
+        unseen_contrib = wu**2
+        scores = known_contrib.sum(axis=1) + unseen_contrib.sum(axis=1)
+    else:
+        novelty = _novelty(wu)
+        if reference is not None:
+            in_ref = np.asarray(reference, dtype=bool)
+            novelty[in_ref] = _novelty(wk[in_ref][:, model.singletons])
+        scores = -model.forest.score_samples(np.column_stack([centred, novelty]))
+        known_contrib = np.clip(centred / model.scale, 0.0, None)
+        unseen_contrib = wu / float(model.scale.max())
+    contributions = np.zeros_like(counts.matrix)
+    position = {event: i for i, event in enumerate(counts.event_ids)}
+    vocab_cols = [position.get(e, -1) for e in model.event_ids]
+    for j, col in enumerate(vocab_cols):
+        if col >= 0:
+            contributions[:, col] = known_contrib[:, j]
+    in_vocab = set(model.event_ids)
+    unseen_cols = [i for i, e in enumerate(counts.event_ids) if e not in in_vocab]
+    contributions[:, unseen_cols] = unseen_contrib
+    return RowScores(scores=np.asarray(scores, dtype=np.float64), contributions=contributions)
+
+
+@dataclass(frozen=True, eq=False)
+class LogAnomaly:
+    """An anomalous window or session.
+
+    Attributes
+    ----------
+    key:
+        Window start (RFC 3339) or session key.
+    start_s:
+        Window start / first session timestamp in epoch seconds (``nan`` if unknown).
+    score:
+        Its anomaly score (compare with ``threshold``).
+    threshold:
+        The model's threshold.
+    top_events:
+        ``(event_id, share)`` of the events in the row that drove the score, largest first;
+        shares of the row's total contribution (0-1; the rest comes from normal events the
+        row lacks).
+    lines:
+        Indices of its input records.
+    """
+
+    key: str
+    start_s: float
+    score: float
+    threshold: float
+    top_events: tuple[tuple[str, float], ...]
+    lines: IntArray = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class DetectionResult:
+    """Everything :func:`detect` found.
+
+    Attributes
+    ----------
+    anomalies:
+        Flagged rows among the scored ones, highest score first.
+    scores:
+        Score of every row of the input (reference rows included).
+    flagged:
+        Per row: score above threshold and the row is a scored (non-reference) row.
+    scored:
+        Per row: whether it was scored as new data (all rows when the reference is all).
+    threshold:
+        The model's threshold.
+    model:
+        The fitted model (to score later data with :func:`score_rows`).
+    """
+
+    anomalies: list[LogAnomaly]
+    scores: FloatArray
+    flagged: BoolArray
+    scored: BoolArray
+    threshold: float
+    model: LogAnomalyModel
+
+
+def detect(
+    counts: EventCounts,
+    *,
+    reference_fraction: float = 0.5,
+    reference_until_s: float | None = None,
+    config: DetectorConfig = DEFAULT_CONFIG,
+    top_k: int = 3,
+) -> DetectionResult:
+    """Fit on a reference period and report anomalous rows of the rest.
+
+    Parameters
+    ----------
+    counts:
+        Event-count rows in time order (windows or sessions).
+    reference_fraction:
+        Leading fraction of rows used as the reference (ignored when ``reference_until_s``
+        is given). With 1.0 every row is both reference and scored.
+    reference_until_s:
+        Rows starting before this epoch second are the reference.
+    config:
+        Weighting and detector settings.
+    top_k:
+        Events reported per anomaly.
+
+    Returns
+    -------
+    DetectionResult
+        Anomalies, all scores and the model.
+
+    Raises
+    ------
+    ValueError
+        When the reference holds fewer than two rows or no events.
+    """
+    reference = _reference_mask(counts, reference_fraction, reference_until_s)
+    model = fit_detector(counts, reference=reference, config=config)
+    result = score_rows(model, counts, reference=reference)
+    scored = ~reference if (~reference).any() else np.ones(len(counts), dtype=bool)
+    flagged = scored & (result.scores > model.threshold)
+    anomalies = []
+    for row in np.flatnonzero(flagged):
+        contrib = result.contributions[row]
+        total = float(contrib.sum()) or 1.0
+        present = np.where(counts.matrix[row] > 0, contrib, 0.0)  # report templates it holds
+        top = np.argsort(-present, kind="stable")[:top_k]
+        anomalies.append(
+            LogAnomaly(
+                key=counts.keys[row],
+                start_s=float(counts.starts_s[row]),
+                score=float(result.scores[row]),
+                threshold=model.threshold,
+                top_events=tuple(
+                    (counts.event_ids[j], round(float(present[j]) / total, 4))
+                    for j in top
+                    if present[j] > 0
+                ),
+                lines=counts.lines[row],
+            )
+        )
+    anomalies.sort(key=lambda a: -a.score)
+    return DetectionResult(
+        anomalies=anomalies,
+        scores=result.scores,
+        flagged=flagged,
+        scored=scored,
+        threshold=model.threshold,
+        model=model,
+    )
+
+
+def row_labels(counts: EventCounts, line_is_anomalous: npt.ArrayLike) -> BoolArray:
+    """Label rows from line labels: a row is anomalous if any of its lines is.
+
+    Parameters
+    ----------
+    counts:
+        The rows (their ``lines`` index into the labels).
+    line_is_anomalous:
+        One boolean per input record.
+
+    Returns
+    -------
+    numpy.ndarray
+        One boolean per row.
+    """
+    labels = np.asarray(line_is_anomalous, dtype=bool)
+    return np.array([bool(labels[idx].any()) for idx in counts.lines], dtype=bool)
+
+
+@dataclass(frozen=True, slots=True)
+class PrecisionRecall:
+    """Detection quality: counts and precision / recall / F1 (0 when undefined)."""
+
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    precision: float
+    recall: float
+    f1: float
+
+
+def precision_recall_f1(predicted: npt.ArrayLike, actual: npt.ArrayLike) -> PrecisionRecall:
+    """Precision, recall and F1 of boolean predictions.
+
+    Parameters
+    ----------
+    predicted:
+        Flagged or not, per item.
+    actual:
+        Truly anomalous or not, per item.
+
+    Returns
+    -------
+    PrecisionRecall
+        The counts and ratios.
+    """
+    pred = np.asarray(predicted, dtype=bool)
+    true = np.asarray(actual, dtype=bool)
+    if pred.shape != true.shape:
+        raise ValueError("predicted and actual differ in length")
+    tp = int((pred & true).sum())
+    fp = int((pred & ~true).sum())
+    fn = int((~pred & true).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return PrecisionRecall(tp, fp, fn, precision, recall, f1)
