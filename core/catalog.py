@@ -12,7 +12,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from core.errors import InvalidInput
-from core.params.aiops import ParseLogsParams
+from core.params.aiops import (
+    AutoResolveParams,
+    CorrelateAlertsParams,
+    DeliverNotificationsParams,
+    DetectLogAnomaliesParams,
+    DetectMetricAnomaliesParams,
+    ForecastCapacityParams,
+    ParseLogsParams,
+)
 from core.params.dataops import ProfileParams
 from core.params.mlops import TrainParams
 from core.params.system import EchoParams, HousekeepingParams, RetentionParams
@@ -96,8 +104,56 @@ _KINDS = (
         "aiops.parse_logs",
         "aiops",
         ParseLogsParams,
-        "Mines log templates (drain3) from an uploaded log; writes structured.csv.",
+        "Mines log templates (file or inline lines, optional stream); writes structured.csv "
+        "and templates.csv.",
         time_limit_s=1800,
+    ),
+    JobKind(
+        "aiops.detect_log_anomalies",
+        "aiops",
+        DetectLogAnomaliesParams,
+        "Finds anomalous time windows or sessions of a log from its event-count vectors.",
+        time_limit_s=1800,
+    ),
+    JobKind(
+        "aiops.detect_metric_anomalies",
+        "aiops",
+        DetectMetricAnomaliesParams,
+        "Flags anomalous points and windows of a metric series (trend and seasonality aware); "
+        "writes a PNG chart.",
+        time_limit_s=900,
+    ),
+    JobKind(
+        "aiops.correlate_alerts",
+        "aiops",
+        CorrelateAlertsParams,
+        "Folds alerts not yet in an incident into open incidents or new ones, with a "
+        "probable root cause and a timeline.",
+        time_limit_s=600,
+    ),
+    JobKind(
+        "aiops.auto_resolve_incidents",
+        "aiops",
+        AutoResolveParams,
+        "Resolves incidents that have been quiet long enough.",
+        time_limit_s=300,
+        max_attempts=1,
+    ),
+    JobKind(
+        "aiops.deliver_notifications",
+        "aiops",
+        DeliverNotificationsParams,
+        "Delivers pending incident webhooks (retried with backoff, at least once).",
+        time_limit_s=300,
+        max_attempts=1,
+    ),
+    JobKind(
+        "aiops.forecast_capacity",
+        "aiops",
+        ForecastCapacityParams,
+        "Forecasts a resource series with a prediction interval and the time until a "
+        "threshold is crossed; writes a PNG chart.",
+        time_limit_s=900,
     ),
     JobKind(
         "mlops.train",

@@ -7,11 +7,12 @@ runs the whole system with nothing configured.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,19 @@ class Settings(BaseSettings):
     max_resends: int = 3
     artifact_retention_days: float = 30.0
     retention_interval_s: float = 3600.0
+
+    # AIOps: correlation, incidents, notifications, the example periodic scan.
+    correlation_interval_s: float = 60.0
+    service_dependencies: dict[str, list[str]] = {}
+    incident_quiet_s: float = 1800.0
+    incident_stale_s: float | None = 86400.0
+    auto_resolve_interval_s: float = 300.0
+    incident_webhook_url: str | None = None
+    webhook_max_attempts: int = 10
+    notification_interval_s: float = 30.0
+    aiops_scan_interval_s: float = 0.0
+    aiops_scan_kind: str = "aiops.detect_metric_anomalies"
+    aiops_scan_params: dict[str, Any] = {}
 
     # Retries of transient failures (broker, database, network) inside a job.
     max_attempts: int = 3
@@ -116,11 +130,20 @@ class Settings(BaseSettings):
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Settings from a mapping, so tests never patch `os.environ`."""
         prefix = "TRIOPS_"
-        values: dict[str, Any] = {
-            key[len(prefix) :].lower(): value
-            for key, value in environ.items()
-            if key.startswith(prefix) and value != ""
-        }
+        values: dict[str, Any] = {}
+        for key, value in environ.items():
+            if not key.startswith(prefix) or value == "":
+                continue
+            name = key[len(prefix) :].lower()
+            field = cls.model_fields.get(name)
+            if field is not None and get_origin(field.annotation) in (dict, list):
+                # Structured settings are JSON in the environment, as pydantic-settings reads them.
+                try:
+                    values[name] = json.loads(value)
+                except ValueError as exc:
+                    raise ValueError(f"{key} must be JSON: {exc}") from exc
+            else:
+                values[name] = value
         return cls.model_validate(values)
 
     def admin_token(self) -> str:
@@ -155,7 +178,11 @@ class Settings(BaseSettings):
             "TRIOPS_API_PORT": str(self.api_port),
             "TRIOPS_FLOWER_PORT": str(self.flower_port),
             "TRIOPS_API_TOKEN": self.admin_token(),
+            "TRIOPS_SERVICE_DEPENDENCIES": json.dumps(self.service_dependencies),
+            "TRIOPS_AIOPS_SCAN_PARAMS": json.dumps(self.aiops_scan_params),
         }
+        if self.incident_webhook_url:
+            env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url
         if self.flower_basic_auth is not None:
             env["TRIOPS_FLOWER_BASIC_AUTH"] = self.flower_basic_auth.get_secret_value()
         return env

@@ -56,7 +56,11 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 class Base(DeclarativeBase):
-    type_annotation_map: ClassVar = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+    type_annotation_map: ClassVar = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+        list[str]: JSONType,
+    }
 
 
 class JobStatus(enum.StrEnum):
@@ -139,3 +143,137 @@ class StoredFile(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- AIOps ------------------------------------------------------------------------------
+
+
+class LogStream(Base):
+    """The template set of a named log stream, extended by each parse_logs job on it.
+
+    `state` is the template miner's own plain-JSON state (never pickle).
+    """
+
+    __tablename__ = "log_streams"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    template_count: Mapped[int] = mapped_column(Integer, default=0)
+    line_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LogTemplate(Base):
+    """A template of a stream, as the API lists it (the miner's state is the source)."""
+
+    __tablename__ = "log_templates"
+
+    stream: Mapped[str] = mapped_column(
+        String(200), ForeignKey("log_streams.name", ondelete="CASCADE"), primary_key=True
+    )
+    template_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    template: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LogStreamJob(Base):
+    """A job whose lines were added to a stream: a rerun of that job adds nothing twice."""
+
+    __tablename__ = "log_stream_jobs"
+
+    stream: Mapped[str] = mapped_column(
+        String(200), ForeignKey("log_streams.name", ondelete="CASCADE"), primary_key=True
+    )
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    severity: Mapped[str] = mapped_column(String(20), index=True)
+    services: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    keys: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    root_cause: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    alert_count: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column()
+    last_alert_at: Mapped[datetime] = mapped_column()
+    acknowledged_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_incidents_created_at_id", "created_at", "id"),)
+
+
+class AlertRecord(Base):
+    """One alert occurrence; repeats of a firing alert update it (dedupe by fingerprint)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    fingerprint: Mapped[str] = mapped_column(String(128), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    service: Mapped[str] = mapped_column(String(200), index=True)
+    severity: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    message: Mapped[str] = mapped_column(Text)
+    generator_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_seen_at: Mapped[datetime] = mapped_column()
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    incident_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("fingerprint", "starts_at", name="uq_alerts_fingerprint_start"),
+    )
+
+
+class IncidentEvent(Base):
+    """The timeline of an incident: opened, alert joined, escalated, acked, noted, resolved."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column()
+    type: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Notification(Base):
+    """A webhook to deliver about an incident (an outbox: delivered at least once)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    incident_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -1,49 +1,384 @@
-"""`aiops.*` kinds."""
+"""`aiops.*` kinds: load inputs → call `domain.aiops` → save outputs and the job row."""
 
 from __future__ import annotations
 
 import csv
 import io
+import random
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from domain.aiops.logparse import parse_log
+import httpx
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
 
-from core.params.aiops import ParseLogsParams
+from core import incidents as incident_repo
+from core.errors import InvalidInput
+from core.models import LogStream, LogStreamJob, LogTemplate
+from core.params.aiops import (
+    AutoResolveParams,
+    CorrelateAlertsParams,
+    DeliverNotificationsParams,
+    DetectLogAnomaliesParams,
+    LogInput,
+    ParseLogsParams,
+)
+from domain.aiops.alerts import AlertParseError, join_open_incidents, parse_alert
+from domain.aiops.incidents import IncidentAction, auto_resolve_due
+from domain.aiops.log_anomalies import DetectorConfig, LogRecord, count_by_session, count_by_window
+from domain.aiops.log_anomalies import detect as detect_anomalies
+from domain.aiops.logparse import LogTemplateMiner, ParseResult, parse_log
+from domain.backoff import compute_backoff
 from tasks.base import JobContext, job_task
 
+MAX_TEMPLATES_IN_RESULT = 500
+STREAM_RETRIES = 3
 
-def read_lines(ctx: JobContext, file_id: str) -> list[str]:
-    """An uploaded log as text lines; undecodable bytes become replacement characters."""
-    with ctx.open_file(file_id) as handle:
+
+def read_lines(ctx: JobContext, params: LogInput) -> list[str]:
+    """The log's lines; bytes that are not UTF-8 become replacement characters."""
+    if params.lines is not None:
+        return list(params.lines)
+    assert params.file_id is not None
+    with ctx.open_file(params.file_id) as handle:
         text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline=None)
         return [line.rstrip("\n") for line in text]
 
 
+def _masks(params: LogInput) -> list[dict[str, str]] | None:
+    return [m.model_dump() for m in params.masks] if params.masks else None
+
+
+def _parse(lines: Sequence[str], params: LogInput, miner: LogTemplateMiner | None) -> ParseResult:
+    try:
+        return parse_log(
+            lines,
+            params.log_format,
+            miner=miner,
+            similarity_threshold=params.similarity_threshold,
+            depth=params.depth,
+            masks=_masks(params),
+        )
+    except ValueError as exc:  # LogFormatError, MaskError: checked at submit, kept as a guard
+        raise InvalidInput(str(exc)) from exc
+
+
+def _csv_bytes(columns: Sequence[str], rows: Any) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _save_parse_artifacts(ctx: JobContext, parsed: ParseResult) -> None:
+    names = parsed.column_names
+    ctx.save_artifact(
+        "structured.csv",
+        _csv_bytes(names, zip(*(parsed.columns[n] for n in names), strict=True)),
+        "text/csv",
+    )
+    ctx.save_artifact(
+        "templates.csv",
+        _csv_bytes(
+            [
+                "EventId",
+                "EventTemplate",
+                "Occurrences",
+                "FirstLine",
+                "LastLine",
+                "TotalOccurrences",
+            ],
+            (
+                (f"E{t.template_id}", t.template, t.count, t.first_line, t.last_line, t.total_count)
+                for t in parsed.templates
+            ),
+        ),
+        "text/csv",
+    )
+
+
+def _parse_summary(parsed: ParseResult, stream: str | None) -> dict[str, Any]:
+    templates = sorted(parsed.templates, key=lambda t: -t.count)
+    return {
+        "lines": parsed.line_count,
+        "unmatched_lines": parsed.unmatched_count,
+        "template_count": len(parsed.templates),
+        "new_templates": [f"E{i}" for i in parsed.new_template_ids],
+        "templates": [
+            {
+                "id": f"E{t.template_id}",
+                "template": t.template,
+                "count": t.count,
+                "first_line": t.first_line,
+                "last_line": t.last_line,
+                "total_count": t.total_count,
+            }
+            for t in templates[:MAX_TEMPLATES_IN_RESULT]
+        ],
+        "templates_truncated": len(templates) > MAX_TEMPLATES_IN_RESULT,
+        "stream": stream,
+    }
+
+
 @job_task("aiops.parse_logs")
 def parse_logs(ctx: JobContext, params: ParseLogsParams) -> dict[str, Any]:
-    """Mine log templates; write structured.csv and templates.csv."""
-    lines = read_lines(ctx, params.file_id)
+    """Mine log templates; write structured.csv and templates.csv; extend the stream."""
+    lines = read_lines(ctx, params)
     ctx.progress(0.1, f"parsing {len(lines)} lines", force=True)
-    parsed = parse_log(lines, log_format=params.log_format)
-    ctx.progress(0.8, "writing artifacts", force=True)
-    structured = io.StringIO()
-    writer = csv.DictWriter(
-        structured,
-        fieldnames=["LineId", *parsed.header_fields, "EventId", "EventTemplate"],
-        extrasaction="ignore",
+    if params.stream is None:
+        parsed = _parse(lines, params, None)
+        _save_parse_artifacts(ctx, parsed)
+        return _parse_summary(parsed, None)
+    return _parse_into_stream(ctx, params, params.stream, lines)
+
+
+def _parse_into_stream(
+    ctx: JobContext, params: ParseLogsParams, name: str, lines: Sequence[str]
+) -> dict[str, Any]:
+    # Optimistic concurrency: parse against the state we read, and commit only if nobody
+    # extended the stream meanwhile (its line count is the version); else parse again.
+    for _ in range(STREAM_RETRIES):
+        with ctx.session() as session:
+            done = session.get(LogStreamJob, (name, ctx.job_id))
+            if done is not None:  # this job already extended the stream: same answer again
+                return dict(done.result)
+            stream = session.get(LogStream, name)
+            version = stream.line_count if stream else None
+            miner = LogTemplateMiner.from_state(stream.state) if stream else None
+        parsed = _parse(lines, params, miner)
+        _save_parse_artifacts(ctx, parsed)
+        summary = _parse_summary(parsed, name)
+        with ctx.session() as session:
+            stream = session.scalar(
+                select(LogStream).where(LogStream.name == name).with_for_update()
+            )
+            if (stream.line_count if stream else None) != version:
+                continue
+            if stream is None:
+                stream = LogStream(name=name, state={}, created_at=ctx.now())
+                session.add(stream)
+            stream.state = parsed.miner.to_state()
+            stream.template_count = parsed.miner.template_count
+            stream.line_count = parsed.miner.lines_seen
+            stream.updated_at = ctx.now()
+            session.flush()
+            _save_stream_templates(session, name, parsed.miner, ctx.now())
+            session.add(LogStreamJob(stream=name, job_id=ctx.job_id, result=summary))
+        return summary
+    raise InvalidInput(f"log stream {name!r} is being extended by other jobs; try again")
+
+
+def _save_stream_templates(
+    session: Session, name: str, miner: LogTemplateMiner, now: datetime
+) -> None:
+    session.execute(delete(LogTemplate).where(LogTemplate.stream == name))
+    rows = [
+        {
+            "stream": name,
+            "template_id": t.template_id,
+            "template": t.template,
+            "count": t.count,
+            "updated_at": now,
+        }
+        for t in miner.templates()
+    ]
+    if rows:
+        session.execute(insert(LogTemplate), rows)
+
+
+def _timestamps(parsed: ParseResult, params: DetectLogAnomaliesParams) -> pd.Series:
+    fields = params.timestamp_fields
+    header = set(parsed.columns)
+    if not fields:
+        for candidate in (["Date", "Time"], ["Timestamp"], ["Time"], ["Date"]):
+            if set(candidate) <= header:
+                fields = candidate
+                break
+    if not fields:
+        return pd.Series([np.nan] * parsed.line_count)
+    missing = [f for f in fields if f not in header]
+    if missing:
+        raise InvalidInput(f"timestamp fields {missing} are not in the log format")
+    joined = pd.Series(
+        [" ".join(map(str, v)) for v in zip(*(parsed.columns[f] for f in fields), strict=True)]
     )
-    writer.writeheader()
-    writer.writerows(parsed.rows)
-    ctx.save_artifact("structured.csv", structured.getvalue().encode(), "text/csv")
-    templates = io.StringIO()
-    template_writer = csv.writer(templates)
-    template_writer.writerow(["EventId", "EventTemplate", "Occurrences"])
-    for template in parsed.templates:
-        template_writer.writerow([template["id"], template["template"], template["count"]])
-    ctx.save_artifact("templates.csv", templates.getvalue().encode(), "text/csv")
+    numeric = pd.to_numeric(joined, errors="coerce")
+    if params.timestamp_format is None and numeric.notna().mean() > 0.9:
+        return numeric.astype(float)
+    parsed_times = pd.to_datetime(joined, format=params.timestamp_format, errors="coerce", utc=True)
+    seconds = (parsed_times - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return seconds.astype(float)
+
+
+@job_task("aiops.detect_log_anomalies")
+def detect_log_anomalies(ctx: JobContext, params: DetectLogAnomaliesParams) -> dict[str, Any]:
+    """Anomalous windows or sessions of a log, with the templates that drove them."""
+    lines = read_lines(ctx, params)
+    ctx.progress(0.1, f"mining templates of {len(lines)} lines", force=True)
+    parsed = _parse(lines, params, None)
+    templates = {f"E{t.template_id}": t.template for t in parsed.templates}
+    events = parsed.columns["EventId"]
+    contents = parsed.columns["Content"]
+    if params.group_by == "window":
+        times = _timestamps(parsed, params)
+        if times.isna().all():
+            raise InvalidInput(
+                "no line has a readable timestamp; set timestamp_fields and timestamp_format, "
+                "or use group_by=session"
+            )
+        records = [
+            LogRecord(event_id=e, timestamp_s=None if np.isnan(t) else float(t))
+            for e, t in zip(events, times, strict=True)
+        ]
+        counts = count_by_window(records, window_s=params.window_s)
+    else:
+        records = [LogRecord(event_id=e, content=c) for e, c in zip(events, contents, strict=True)]
+        counts = count_by_session(records, session_pattern=params.session_pattern)
+    ctx.progress(0.6, "fitting the detector", force=True)
+    try:
+        result = detect_anomalies(
+            counts,
+            reference_fraction=params.reference_fraction,
+            config=DetectorConfig(method=params.method),
+            top_k=params.top_k,
+        )
+    except ValueError as exc:
+        raise InvalidInput(f"cannot detect anomalies on this log: {exc}") from exc
+    anomalies = [
+        {
+            "key": a.key,
+            "score": round(float(a.score), 6),
+            "lines": len(a.lines),
+            "first_line": int(a.lines[0]) + 1 if len(a.lines) else None,
+            "templates": [
+                {"id": event, "template": templates.get(event, ""), "share": round(share, 4)}
+                for event, share in a.top_events
+            ],
+        }
+        for a in result.anomalies
+    ]
+    scored = int(result.scored.sum())
     return {
-        "lines": parsed.lines,
-        "unmatched_lines": parsed.unmatched,
-        "template_count": len(parsed.templates),
-        "templates": parsed.templates[:200],
+        "lines": parsed.line_count,
+        "group_by": params.group_by,
+        "rows": len(counts),
+        "scored_rows": scored,
+        "reference_rows": len(counts) - scored if scored < len(counts) else len(counts),
+        "threshold": round(float(result.threshold), 6),
+        "method": params.method,
+        "anomaly_count": len(anomalies),
+        "anomalies": anomalies[:500],
     }
+
+
+@job_task("aiops.correlate_alerts")
+def correlate_alerts(ctx: JobContext, params: CorrelateAlertsParams) -> dict[str, Any]:
+    """Fold alerts not yet in an incident into open incidents or new ones."""
+    now = ctx.now()
+    notify = bool(ctx.settings.incident_webhook_url)
+    dependencies = params.dependencies or ctx.settings.service_dependencies or None
+    with ctx.session() as session:
+        if params.alerts:
+            try:
+                alerts = [parse_alert(a, received_at=now) for a in params.alerts]
+            except AlertParseError as exc:
+                raise InvalidInput(str(exc)) from exc
+            incident_repo.ingest_alerts(session=session, alerts=alerts, now=now)
+        rows = incident_repo.pending_alerts(session=session)
+        plan = join_open_incidents(
+            [incident_repo.to_domain(r) for r in rows],
+            incident_repo.open_incidents(session=session),
+            window_s=params.window_s,
+            group_by=params.group_by,
+            dependencies=dependencies,
+        )
+        applied = incident_repo.apply_plan(
+            session=session, plan=plan, rows=rows, now=now, job_id=ctx.job_id, notify=notify
+        )
+    return {
+        "alerts": len(rows),
+        "incidents_opened": applied.opened,
+        "incidents_joined": applied.joined,
+        "incidents_escalated": applied.escalated,
+    }
+
+
+@job_task("aiops.auto_resolve_incidents")
+def auto_resolve_incidents(ctx: JobContext, params: AutoResolveParams) -> dict[str, Any]:
+    """Resolve incidents quiet for long enough."""
+    settings = ctx.settings
+    quiet_s = params.quiet_s if params.quiet_s is not None else settings.incident_quiet_s
+    stale_s = params.stale_s if params.stale_s is not None else settings.incident_stale_s
+    now = ctx.now()
+    resolved = []
+    with ctx.session() as session:
+        for due in auto_resolve_due(
+            incident_repo.activity(session=session), now=now, quiet_s=quiet_s, stale_s=stale_s
+        ):
+            incident_repo.act(
+                session=session,
+                incident_id=due.incident_id,
+                action=IncidentAction.RESOLVE,
+                actor="auto-resolve",
+                now=now,
+                note=f"{due.reason}: no alert for {due.quiet_for_s:.0f} s",
+                notify=bool(settings.incident_webhook_url),
+            )
+            resolved.append({"id": due.incident_id, "reason": due.reason})
+    return {"resolved": resolved, "quiet_s": quiet_s, "stale_s": stale_s}
+
+
+@job_task("aiops.deliver_notifications")
+def deliver_notifications(ctx: JobContext, params: DeliverNotificationsParams) -> dict[str, Any]:
+    """POST pending incident webhooks; failures are retried later with backoff."""
+    settings = ctx.settings
+    url = settings.incident_webhook_url
+    if not url:
+        return {"sent": 0, "failed": 0, "retrying": 0, "webhook": None}
+    sent = failed = retrying = 0
+    with ctx.session() as session, httpx.Client(timeout=10.0) as client:
+        for notification in incident_repo.due_notifications(
+            session=session, now=ctx.now(), limit=params.limit
+        ):
+            error: str | None = None
+            try:
+                response = client.post(
+                    url,
+                    json=notification.payload,
+                    headers={
+                        "Idempotency-Key": notification.id,
+                        "X-Triops-Event": notification.event,
+                    },
+                )
+                if response.status_code >= 300:
+                    error = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            retry_in_s = None
+            if error is not None and notification.attempts + 1 < settings.webhook_max_attempts:
+                retry_in_s = compute_backoff(
+                    notification.attempts + 1,
+                    factor_s=settings.retry_backoff_s,
+                    jitter=0.5,
+                    max_backoff_s=settings.retry_max_backoff_s,
+                    rand=random.random(),
+                )
+            incident_repo.record_delivery(
+                session=session,
+                notification=notification,
+                now=ctx.now(),
+                error=error,
+                retry_in_s=retry_in_s,
+            )
+            session.commit()
+            if error is None:
+                sent += 1
+            elif retry_in_s is None:
+                failed += 1
+            else:
+                retrying += 1
+    return {"sent": sent, "failed": failed, "retrying": retrying, "webhook": url}

@@ -1,17 +1,200 @@
-"""Params of the `aiops.*` kinds."""
+"""Params of the `aiops.*` kinds.
+
+Regexes a user sends (log format, masks, session key) are compiled here, at submit, so
+an invalid one is a 422 naming it rather than a failed job.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.params.common import FileId, Params
 
+StreamName = Field(
+    default=None,
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$",
+    description="A log stream: successive jobs on the same stream extend one template set.",
+)
 
-class ParseLogsParams(Params):
-    file_id: FileId = Field(description="An uploaded log file (POST /api/v1/files).")
+MAX_INLINE_LINES = 100_000
+MAX_INLINE_POINTS = 200_000
+MIN_POINTS = 8
+
+
+def _check_regex(value: str, what: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regex in {what}: {exc}") from exc
+    return value
+
+
+class Mask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$", description="Placeholder name.")
+    regex: str = Field(max_length=2000)
+
+    @field_validator("regex")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        return _check_regex(value, "mask")
+
+
+class LogInput(Params):
+    """A log given as an upload or inline lines, with how to read it."""
+
+    file_id: FileId | None = Field(default=None, description="An uploaded log file.")
+    lines: list[str] | None = Field(
+        default=None, max_length=MAX_INLINE_LINES, description="Inline log lines."
+    )
     log_format: str | None = Field(
         default=None,
         max_length=2000,
-        description="Loghub-style header format, e.g. '<Date> <Time> <Level> <Component>: "
-        "<Content>'. Without it each whole line is the content.",
+        description="Loghub-style header format with <Field> placeholders (regex allowed "
+        "between them), e.g. '<Date> <Time> <Level> <Component>: <Content>'.",
     )
+    masks: list[Mask] | None = Field(
+        default=None, description="Extra masks (name + regex) applied before mining."
+    )
+    similarity_threshold: float = Field(default=0.4, gt=0, le=1)
+    depth: int = Field(default=4, ge=3, le=10)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LogInput:
+        if (self.file_id is None) == (self.lines is None):
+            raise ValueError("give exactly one of file_id or lines")
+        return self
+
+    @field_validator("log_format")
+    @classmethod
+    def _valid_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from domain.aiops.logparse_format import LogFormatError, compile_log_format
+
+        try:
+            compile_log_format(value)
+        except LogFormatError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+
+class ParseLogsParams(LogInput):
+    stream: str | None = StreamName
+
+
+class DetectLogAnomaliesParams(LogInput):
+    group_by: Literal["window", "session"] = Field(
+        default="window", description="Count events per time window or per session."
+    )
+    window_s: float = Field(default=3600, gt=0, description="Window length, in seconds.")
+    timestamp_fields: list[str] | None = Field(
+        default=None,
+        description="Header fields that make the timestamp, joined by a space "
+        "(default: Date+Time, Timestamp or Time, whichever the format has).",
+    )
+    timestamp_format: str | None = Field(
+        default=None, max_length=100, description="strftime format of the joined fields."
+    )
+    session_pattern: str = Field(
+        default=r"blk_-?\d+", max_length=1000, description="Regex of the session key."
+    )
+    reference_fraction: float = Field(
+        default=0.5, gt=0, lt=1, description="Leading share of windows/sessions to fit on."
+    )
+    method: Literal["pca", "isolation_forest"] = "pca"
+    top_k: int = Field(default=5, ge=1, le=50, description="Templates reported per anomaly.")
+
+    @field_validator("session_pattern")
+    @classmethod
+    def _valid_session(cls, value: str) -> str:
+        return _check_regex(value, "session_pattern")
+
+
+class Point(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timestamp: str = Field(description="ISO 8601 time.")
+    value: float
+
+
+class SeriesInput(Params):
+    file_id: FileId | None = Field(
+        default=None, description="An uploaded CSV with columns timestamp,value."
+    )
+    points: list[Point] | None = Field(
+        default=None, max_length=MAX_INLINE_POINTS, description="Inline points."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SeriesInput:
+        if (self.file_id is None) == (self.points is None):
+            raise ValueError("give exactly one of file_id or points")
+        if self.points is not None and len(self.points) < MIN_POINTS:
+            raise ValueError(f"a series needs at least {MIN_POINTS} points")
+        return self
+
+
+class DetectMetricAnomaliesParams(SeriesInput):
+    method: Literal["robust", "isolation_forest"] = Field(
+        default="robust",
+        description="robust: seasonal decomposition + median/MAD of residuals; "
+        "isolation_forest: scikit-learn IsolationForest on value and residual features.",
+    )
+    sensitivity: float | None = Field(
+        default=None, gt=0, le=100, description="Higher flags more (default: the detector's)."
+    )
+
+
+class ForecastCapacityParams(SeriesInput):
+    threshold: float | None = Field(
+        default=None, description="Capacity limit, in the series' unit (e.g. 90 for 90 %)."
+    )
+    horizon_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="How far ahead, in seconds (default: a quarter of "
+        "the history, at least a day).",
+    )
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class CorrelateAlertsParams(Params):
+    alerts: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=100_000,
+        description="Alerts to ingest first (our shape); stored alerts not yet in an "
+        "incident are always included.",
+    )
+    window_s: float = Field(default=300, gt=0, le=86400)
+    group_by: list[str] = Field(
+        default_factory=lambda: ["service", "cluster"], min_length=1, max_length=10
+    )
+    dependencies: dict[str, list[str]] | None = Field(
+        default=None,
+        description="Service dependency graph: {service: [services it depends on]} "
+        "(default: TRIOPS_SERVICE_DEPENDENCIES).",
+    )
+
+
+class AutoResolveParams(Params):
+    quiet_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Resolve incidents whose alerts all resolved and that "
+        "were quiet this long (default: TRIOPS_INCIDENT_QUIET_S).",
+    )
+    stale_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Resolve incidents with no alert this long even if "
+        "some never resolved (default: TRIOPS_INCIDENT_STALE_S).",
+    )
+
+
+class DeliverNotificationsParams(Params):
+    limit: int = Field(default=100, ge=1, le=1000)

@@ -73,6 +73,25 @@ _SERVICE_LABELS = ("service", "job", "app")
 _AM_ZERO_YEAR = 1  # Alertmanager's "0001-01-01T00:00:00Z" = unset
 
 
+_OWN_FIELDS = frozenset(
+    {
+        "source",
+        "service",
+        "severity",
+        "labels",
+        "annotations",
+        "starts_at",
+        "ends_at",
+        "message",
+        "fingerprint",
+        "status",
+        "last_seen_at",
+        "count",
+        "generator_url",
+    }
+)
+
+
 class AlertParseError(ValueError):
     """A payload does not have the expected alert shape."""
 
@@ -274,6 +293,11 @@ def parse_alert(
     """
     if not isinstance(data, Mapping):
         raise AlertParseError(f"alert: expected an object, got {type(data).__name__}")
+    unknown = sorted(set(data) - _OWN_FIELDS)
+    if unknown:
+        raise AlertParseError(f"alert: unknown fields {unknown}; known: {sorted(_OWN_FIELDS)}")
+    if not (data.get("service") or data.get("labels") or data.get("message")):
+        raise AlertParseError("alert: give at least a service, labels or a message")
     labels = _str_map(data.get("labels"), "labels")
     annotations = _str_map(data.get("annotations"), "annotations")
     source = str(data.get("source") or default_source)

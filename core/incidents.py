@@ -1,0 +1,521 @@
+"""Repository of alerts, incidents, their timeline and webhook notifications.
+
+Alerts are stored as they arrive (deduplicated by fingerprint and start); a correlation
+job folds the ones not yet in an incident into open incidents or new ones, in one
+transaction, so a rerun finds nothing left to fold.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, InvalidInput, NotFound
+from core.models import AlertRecord, Incident, IncidentEvent, Notification
+from domain.aiops.alerts import Alert, AlertGroup, JoinPlan, OpenIncident, dedupe
+from domain.aiops.incidents import (
+    IncidentAction,
+    IncidentActivity,
+    InvalidTransitionError,
+    escalation,
+    transition,
+)
+
+MAX_PAGE = 500
+OPEN_STATES = ("open", "acknowledged")
+
+
+# --- alerts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ingested:
+    received: int
+    new: int
+    updated: int
+
+
+def to_domain(row: AlertRecord) -> Alert:
+    return Alert(
+        source=row.source,
+        service=row.service,
+        severity=row.severity,
+        labels=dict(row.labels),
+        starts_at=row.starts_at,
+        message=row.message,
+        fingerprint=row.fingerprint,
+        status=row.status,
+        ends_at=row.ends_at,
+        annotations=dict(row.annotations),
+        generator_url=row.generator_url,
+        last_seen_at=row.last_seen_at,
+        count=row.count,
+    )
+
+
+def ingest_alerts(*, session: Session, alerts: Sequence[Alert], now: datetime) -> Ingested:
+    """Store alerts; a repeat of a stored occurrence updates it instead of adding a row."""
+    merged = dedupe(alerts)
+    fingerprints = {a.fingerprint for a in merged}
+    existing: dict[tuple[str, datetime], AlertRecord] = {}
+    for chunk in _chunks(sorted(fingerprints), 500):
+        for stored in session.scalars(
+            select(AlertRecord).where(AlertRecord.fingerprint.in_(chunk))
+        ):
+            existing[(stored.fingerprint, stored.starts_at)] = stored
+    new = updated = 0
+    for alert in merged:
+        row = existing.get((alert.fingerprint, alert.starts_at))
+        if row is None:
+            session.add(
+                AlertRecord(
+                    fingerprint=alert.fingerprint,
+                    source=alert.source,
+                    service=alert.service,
+                    severity=alert.severity,
+                    status=alert.status,
+                    labels=dict(alert.labels),
+                    annotations=dict(alert.annotations),
+                    message=alert.message,
+                    generator_url=alert.generator_url,
+                    starts_at=alert.starts_at,
+                    ends_at=alert.ends_at,
+                    last_seen_at=alert.last_seen_at or alert.starts_at,
+                    count=alert.count,
+                    received_at=now,
+                )
+            )
+            new += 1
+        else:
+            row.count += alert.count
+            row.status = alert.status
+            row.ends_at = alert.ends_at
+            row.severity = alert.severity
+            row.message = alert.message
+            seen = alert.last_seen_at or alert.starts_at
+            row.last_seen_at = max(row.last_seen_at, seen)
+            row.received_at = now
+            updated += 1
+            if row.incident_id is not None:
+                _touch_incident(session, row.incident_id, row, now)
+    session.flush()
+    return Ingested(received=len(alerts), new=new, updated=updated)
+
+
+def _touch_incident(session: Session, incident_id: str, row: AlertRecord, now: datetime) -> None:
+    incident = session.get(Incident, incident_id)
+    if incident is not None and incident.status in OPEN_STATES:
+        incident.last_alert_at = max(incident.last_alert_at, row.last_seen_at)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def pending_alerts(*, session: Session, limit: int = 100_000) -> list[AlertRecord]:
+    """Alerts not yet in an incident, oldest first."""
+    return list(
+        session.scalars(
+            select(AlertRecord)
+            .where(AlertRecord.incident_id.is_(None))
+            .order_by(AlertRecord.starts_at, AlertRecord.id)
+            .limit(limit)
+        )
+    )
+
+
+def open_incidents(*, session: Session) -> list[OpenIncident]:
+    incidents = list(session.scalars(select(Incident).where(Incident.status.in_(OPEN_STATES))))
+    fingerprints: dict[str, set[str]] = {i.id: set() for i in incidents}
+    if incidents:
+        rows = session.execute(
+            select(AlertRecord.incident_id, AlertRecord.fingerprint).where(
+                AlertRecord.incident_id.in_(list(fingerprints))
+            )
+        )
+        for incident_id, fingerprint in rows:
+            if incident_id is not None:
+                fingerprints[incident_id].add(fingerprint)
+    return [
+        OpenIncident(
+            incident_id=i.id,
+            keys=frozenset(i.keys),
+            last_seen_at=i.last_alert_at,
+            fingerprints=frozenset(fingerprints[i.id]),
+        )
+        for i in incidents
+    ]
+
+
+# --- correlation ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applied:
+    opened: list[str]
+    joined: dict[str, int]
+    escalated: list[str]
+
+
+def _event(
+    incident_id: str,
+    at: datetime,
+    type_: str,
+    message: str | None = None,
+    *,
+    actor: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "at": at,
+        "type": type_,
+        "actor": actor,
+        "message": message,
+        "data": data or {},
+    }
+
+
+def _alert_ref(alert: Alert) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "service": alert.service,
+        "severity": alert.severity,
+        "status": alert.status,
+        "starts_at": alert.starts_at.isoformat(),
+    }
+
+
+def apply_plan(
+    *,
+    session: Session,
+    plan: JoinPlan,
+    rows: Sequence[AlertRecord],
+    now: datetime,
+    job_id: str | None,
+    notify: bool,
+) -> Applied:
+    """Write a correlation plan: new incidents, joined alerts, escalations, timeline, webhooks."""
+    by_key = {(r.fingerprint, r.starts_at): r for r in rows}
+    events: list[dict[str, Any]] = []
+    opened: list[str] = []
+    escalated: list[str] = []
+    joined: dict[str, int] = {}
+
+    for group in plan.new_groups:
+        incident = _open_incident(group, now=now, job_id=job_id)
+        session.add(incident)
+        session.flush()
+        opened.append(incident.id)
+        for alert in group.alerts:
+            by_key[(alert.fingerprint, alert.starts_at)].incident_id = incident.id
+        events.append(
+            _event(
+                incident.id,
+                group.started_at,
+                "opened",
+                incident.title,
+                data={"root_cause": incident.root_cause},
+            )
+        )
+        events.extend(
+            _event(
+                incident.id,
+                item.at,
+                f"alert_{item.kind}",
+                item.message,
+                data={
+                    "fingerprint": item.fingerprint,
+                    "service": item.service,
+                    "severity": item.severity,
+                },
+            )
+            for item in group.timeline
+        )
+        if notify:
+            session.add(_notification(incident, "open", now))
+
+    for incident_id, alerts in plan.joins.items():
+        target = session.get(Incident, incident_id)
+        if target is None:
+            continue
+        incident = target
+        for alert in alerts:
+            by_key[(alert.fingerprint, alert.starts_at)].incident_id = incident_id
+            events.append(
+                _event(
+                    incident_id,
+                    alert.starts_at,
+                    "alert_joined",
+                    alert.message,
+                    data=_alert_ref(alert),
+                )
+            )
+        joined[incident_id] = len(alerts)
+        incident.alert_count += len(alerts)
+        latest = max((a.last_seen_at or a.starts_at) for a in alerts)
+        incident.last_alert_at = max(incident.last_alert_at, latest)
+        incident.services = sorted(set(incident.services) | {a.service for a in alerts})
+        change = escalation(incident.severity, [a.severity for a in alerts], state=incident.status)
+        if change.escalated:
+            incident.severity = change.severity
+            escalated.append(incident_id)
+            events.append(
+                _event(
+                    incident_id,
+                    now,
+                    "escalated",
+                    f"severity {change.previous} → {change.severity}",
+                    data={"from": change.previous, "to": change.severity},
+                )
+            )
+            if notify:
+                session.add(_notification(incident, "escalate", now))
+    if events:
+        session.execute(insert(IncidentEvent), events)
+    session.flush()
+    return Applied(opened=opened, joined=joined, escalated=escalated)
+
+
+def _open_incident(group: AlertGroup, *, now: datetime, job_id: str | None) -> Incident:
+    root = group.root_cause
+    title = f"{root.service or 'unknown service'}: {root.message}"[:500]
+    return Incident(
+        title=title,
+        status="open",
+        severity=group.severity,
+        services=list(group.services),
+        keys=sorted(group.keys),
+        root_cause={
+            "service": root.service,
+            "fingerprint": root.fingerprint,
+            "message": root.message,
+            "severity": root.severity,
+            "starts_at": root.starts_at.isoformat(),
+            "reason": group.root_cause_reason,
+        },
+        alert_count=len(group.alerts),
+        started_at=group.started_at,
+        last_alert_at=group.last_seen_at,
+        job_id=job_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _notification(incident: Incident, event: str, now: datetime) -> Notification:
+    return Notification(
+        incident_id=incident.id,
+        event=event,
+        payload={
+            "event": event,
+            "incident": {
+                "id": incident.id,
+                "title": incident.title,
+                "status": incident.status,
+                "severity": incident.severity,
+                "services": incident.services,
+                "root_cause": incident.root_cause,
+                "alert_count": incident.alert_count,
+                "started_at": incident.started_at.isoformat(),
+            },
+            "sent_for": now.isoformat(),
+        },
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+# --- incident reads and lifecycle -----------------------------------------------------
+
+
+def get_incident(*, session: Session, incident_id: str) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} not found")
+    return incident
+
+
+def incident_alerts(*, session: Session, incident_id: str, limit: int = 500) -> list[AlertRecord]:
+    return list(
+        session.scalars(
+            select(AlertRecord)
+            .where(AlertRecord.incident_id == incident_id)
+            .order_by(AlertRecord.starts_at)
+            .limit(limit)
+        )
+    )
+
+
+def incident_events(
+    *, session: Session, incident_id: str, limit: int = 1000
+) -> list[IncidentEvent]:
+    return list(
+        session.scalars(
+            select(IncidentEvent)
+            .where(IncidentEvent.incident_id == incident_id)
+            .order_by(IncidentEvent.at, IncidentEvent.id)
+            .limit(limit)
+        )
+    )
+
+
+def _cursor(incident: Incident) -> str:
+    raw = json.dumps([incident.created_at.isoformat(), incident.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def list_incidents(
+    *,
+    session: Session,
+    status: str | None = None,
+    severity: str | None = None,
+    service: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[Incident], str | None]:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(Incident)
+    if status:
+        if status not in ("open", "acknowledged", "resolved"):
+            raise InvalidInput(f"unknown status {status!r}")
+        query = query.where(Incident.status == status)
+    if severity:
+        query = query.where(Incident.severity == severity)
+    if service:
+        matching = select(AlertRecord.incident_id).where(AlertRecord.service == service)
+        query = query.where(Incident.id.in_(matching))
+    if cursor:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            created_s, last_id = json.loads(raw)
+            created = datetime.fromisoformat(created_s)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput("invalid cursor") from exc
+        query = query.where(
+            or_(
+                Incident.created_at < created,
+                and_(Incident.created_at == created, Incident.id < last_id),
+            )
+        )
+    rows = list(
+        session.scalars(
+            query.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_cursor(rows[-1]) if more and rows else None)
+
+
+def act(
+    *,
+    session: Session,
+    incident_id: str,
+    action: IncidentAction,
+    actor: str,
+    now: datetime,
+    note: str | None = None,
+    notify: bool,
+) -> Incident:
+    """Acknowledge or resolve; doing it again is a no-op, an impossible move a Conflict."""
+    incident = get_incident(session=session, incident_id=incident_id)
+    try:
+        step = transition(incident.status, action)
+    except InvalidTransitionError as exc:
+        raise Conflict(str(exc), details={"status": incident.status}) from exc
+    if not step.changed:
+        return incident
+    incident.status = step.state.value
+    incident.updated_at = now
+    if action == IncidentAction.ACKNOWLEDGE:
+        incident.acknowledged_at, incident.acknowledged_by = now, actor
+        kind = "acknowledged"
+    else:
+        incident.resolved_at, incident.resolved_by = now, actor
+        kind = "resolved"
+        if notify:
+            session.add(_notification(incident, "resolve", now))
+    session.add(IncidentEvent(**_event(incident.id, now, kind, note, actor=actor)))
+    session.flush()
+    return incident
+
+
+def add_note(
+    *, session: Session, incident_id: str, text: str, actor: str, now: datetime
+) -> IncidentEvent:
+    get_incident(session=session, incident_id=incident_id)
+    event = IncidentEvent(**_event(incident_id, now, "note", text, actor=actor))
+    session.add(event)
+    session.flush()
+    return event
+
+
+def activity(*, session: Session) -> list[IncidentActivity]:
+    """Open incidents with their firing-alert counts, for the auto-resolve rule."""
+    firing = (
+        select(AlertRecord.incident_id, func.count().label("n"))
+        .where(AlertRecord.status == "firing")
+        .group_by(AlertRecord.incident_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Incident.id, Incident.status, Incident.last_alert_at, firing.c.n)
+        .outerjoin(firing, firing.c.incident_id == Incident.id)
+        .where(Incident.status.in_(OPEN_STATES))
+    )
+    return [
+        IncidentActivity(incident_id=i, state=s, last_alert_at=last, firing_alerts=int(n or 0))
+        for i, s, last, n in rows
+    ]
+
+
+# --- notifications --------------------------------------------------------------------
+
+
+def due_notifications(*, session: Session, now: datetime, limit: int = 100) -> list[Notification]:
+    return list(
+        session.scalars(
+            select(Notification)
+            .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+            .order_by(Notification.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def record_delivery(
+    *,
+    session: Session,
+    notification: Notification,
+    now: datetime,
+    error: str | None,
+    retry_in_s: float | None,
+) -> None:
+    """Mark a delivery done, or schedule the next try, or give up (retry_in_s None)."""
+    notification.attempts += 1
+    if error is None:
+        notification.status = "sent"
+        notification.sent_at = now
+        notification.last_error = None
+        kind, message = "notified", f"webhook {notification.event} delivered"
+    elif retry_in_s is not None:
+        notification.last_error = error[:2000]
+        notification.next_attempt_at = now + timedelta(seconds=retry_in_s)
+        return
+    else:
+        notification.status = "failed"
+        notification.last_error = error[:2000]
+        kind, message = "notify_failed", f"webhook {notification.event} gave up: {error[:200]}"
+    session.add(
+        IncidentEvent(**_event(notification.incident_id, now, kind, message, actor="triops"))
+    )
