@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -89,8 +92,43 @@ def wait_healthy(api_url: str, procs: dict[str, Proc], timeout_s: float = 90.0) 
     raise RuntimeError(f"stack not healthy after {timeout_s} s: {body}")
 
 
+class WebhookSink:
+    """A loopback HTTP receiver that fails each notification's first delivery, then accepts."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, object]] = []
+        self.failed_once: set[str] = set()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = self.headers.get("Idempotency-Key", "")
+                sink.received.append({"key": key, "body": body})
+                code = 200 if key in sink.failed_once else 503
+                sink.failed_once.add(key)
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 @pytest.fixture(scope="session")
-def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def webhook_sink() -> Iterator[WebhookSink]:
+    sink = WebhookSink()
+    yield sink
+    sink.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory, webhook_sink: WebhookSink
+) -> Iterator[Stack]:
     """The API and one worker per pool, as separate processes, on the suite's services."""
     logs = tmp_path_factory.mktemp("logs")
     port = free_port()
@@ -100,6 +138,8 @@ def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
         "TRIOPS_API_PORT": str(port),
         "TRIOPS_AIOPS_CONCURRENCY": "2",
         "TRIOPS_DATAOPS_CONCURRENCY": "1",
+        "TRIOPS_INCIDENT_WEBHOOK_URL": webhook_sink.url,
+        "TRIOPS_RETRY_BACKOFF_S": "0.5",
     }
     procs = {
         "api": spawn("api", ["api"], env, logs),

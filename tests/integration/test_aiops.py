@@ -1,0 +1,108 @@
+"""AIOps kinds end to end: HTTP API → Redis → a real aiops worker → SQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.api.test_aiops_api import alertmanager_payload, am_alert
+from tests.integration.conftest import Stack, WebhookSink
+
+pytestmark = pytest.mark.integration
+
+HDFS_FORMAT = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
+BGL_FORMAT = (
+    "<Label> <Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>"
+)
+
+
+def test_an_alertmanager_storm_becomes_an_incident_that_is_acked_resolved_and_notified(
+    stack: Stack, webhook_sink: WebhookSink
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    payload = alertmanager_payload(
+        am_alert("payments", "HighLatency", now, cluster="prod"),
+        am_alert("payments", "ErrorRate", now + timedelta(seconds=20), cluster="prod"),
+        am_alert("payments", "PodRestarts", now + timedelta(seconds=40), cluster="prod"),
+    )
+    with stack.client() as client:
+        accepted = client.http.post("/alerts", json=payload).json()
+        done = client.wait(accepted["correlation_job_id"], timeout_s=30)
+        assert done["status"] == "succeeded", done["error"]
+        assert done["worker"].startswith("aiops@")
+        [incident_id] = done["result"]["incidents_opened"]
+        incident = client.http.get(f"/incidents/{incident_id}").json()
+        assert incident["alert_count"] == 3 and incident["root_cause"]["service"] == "payments"
+        assert client.http.post(f"/incidents/{incident_id}/ack").json()["status"] == "acknowledged"
+        assert client.http.post(f"/incidents/{incident_id}/resolve").json()["status"] == "resolved"
+
+        first = client.wait(client.submit("aiops.deliver_notifications", {})["id"])
+        assert first["result"]["retrying"] == 2  # open + resolve, each refused once by the sink
+        time.sleep(2.0)
+        second = client.wait(client.submit("aiops.deliver_notifications", {})["id"])
+        assert second["result"]["sent"] == 2
+        timeline = [
+            e["type"] for e in client.http.get(f"/incidents/{incident_id}").json()["timeline"]
+        ]
+    events = [r["body"]["event"] for r in webhook_sink.received]  # type: ignore[index]
+    assert events.count("open") == 2 and events.count("resolve") == 2
+    assert timeline.count("notified") == 2
+
+
+def test_successive_jobs_on_a_stream_extend_one_template_set(
+    stack: Stack, benchmarks_dir: Path
+) -> None:
+    lines = (benchmarks_dir / "loghub" / "HDFS" / "HDFS_2k.log").read_text().splitlines()
+    params = {"log_format": HDFS_FORMAT, "stream": "hdfs-it"}
+    with stack.client() as client:
+        first = client.wait(
+            client.submit("aiops.parse_logs", {**params, "lines": lines[:1000]})["id"]
+        )
+        second = client.wait(
+            client.submit("aiops.parse_logs", {**params, "lines": lines[1000:]})["id"]
+        )
+        listed = client.http.get("/log-streams/hdfs-it/templates").json()
+    assert first["status"] == second["status"] == "succeeded"
+    first_ids = {t["id"]: t["template"] for t in first["result"]["templates"]}
+    second_ids = {t["id"]: t["template"] for t in second["result"]["templates"]}
+    shared = set(first_ids) & set(second_ids)
+    assert shared, "the second job must reuse the first job's template ids"
+    assert not set(second["result"]["new_templates"]) & set(first_ids)
+    assert listed["line_count"] == 2000
+    assert sum(t["count"] for t in listed["templates"]) == 2000
+    assert listed["template_count"] == len(listed["templates"])
+
+
+def test_log_anomalies_are_found_in_bgl_windows_with_the_templates_that_drove_them(
+    stack: Stack, benchmarks_dir: Path
+) -> None:
+    with stack.client() as client:
+        log = client.upload(benchmarks_dir / "loghub" / "BGL" / "BGL_2k.log")
+        job = client.submit(
+            "aiops.detect_log_anomalies",
+            {
+                "file_id": log["id"],
+                "log_format": BGL_FORMAT,
+                "window_s": 3600,
+                "timestamp_fields": ["Timestamp"],
+            },
+        )
+        done = client.wait(job["id"], timeout_s=60)
+    assert done["status"] == "succeeded", done["error"]
+    result = done["result"]
+    assert result["lines"] == 2000 and result["scored_rows"] > 50
+    assert result["anomaly_count"] >= 1
+    top = result["anomalies"][0]
+    assert top["templates"] and top["templates"][0]["template"]
+
+
+def test_log_anomalies_without_readable_timestamps_fail_with_a_clear_message(stack: Stack) -> None:
+    with stack.client() as client:
+        done = client.wait(
+            client.submit("aiops.detect_log_anomalies", {"lines": ["no time here"] * 20})["id"]
+        )
+    assert done["status"] == "failed"
+    assert "timestamp" in done["error"]["message"]
