@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import AlertRecord, Incident, IncidentEvent, Notification
-from domain.aiops.alerts import Alert, AlertGroup, JoinPlan, OpenIncident, dedupe
+from core.models import AlertRecord, Incident, IncidentEvent, Notification, new_id
+from domain.aiops.alerts import (
+    Alert,
+    AlertGroup,
+    JoinPlan,
+    OpenIncident,
+    dedupe,
+    is_repeat,
+)
 from domain.aiops.incidents import (
     IncidentAction,
     IncidentActivity,
@@ -63,50 +70,66 @@ def to_domain(row: AlertRecord) -> Alert:
 def ingest_alerts(*, session: Session, alerts: Sequence[Alert], now: datetime) -> Ingested:
     """Store alerts; a repeat of a stored occurrence updates it instead of adding a row."""
     merged = dedupe(alerts)
-    fingerprints = {a.fingerprint for a in merged}
-    existing: dict[tuple[str, datetime], AlertRecord] = {}
-    for chunk in _chunks(sorted(fingerprints), 500):
+    fingerprints = sorted({a.fingerprint for a in merged})
+    latest: dict[str, AlertRecord] = {}
+    for chunk in _chunks(fingerprints, 500):
         for stored in session.scalars(
-            select(AlertRecord).where(AlertRecord.fingerprint.in_(chunk))
+            select(AlertRecord)
+            .where(AlertRecord.fingerprint.in_(chunk))
+            .order_by(AlertRecord.starts_at)
         ):
-            existing[(stored.fingerprint, stored.starts_at)] = stored
-    new = updated = 0
+            latest[stored.fingerprint] = stored  # ordered by start: the last one wins
+    new_rows: list[dict[str, Any]] = []
+    previous: dict[str, Alert] = {fp: to_domain(row) for fp, row in latest.items()}
+    updated = 0
     for alert in merged:
-        row = existing.get((alert.fingerprint, alert.starts_at))
-        if row is None:
-            session.add(
-                AlertRecord(
-                    fingerprint=alert.fingerprint,
-                    source=alert.source,
-                    service=alert.service,
-                    severity=alert.severity,
-                    status=alert.status,
-                    labels=dict(alert.labels),
-                    annotations=dict(alert.annotations),
-                    message=alert.message,
-                    generator_url=alert.generator_url,
-                    starts_at=alert.starts_at,
-                    ends_at=alert.ends_at,
-                    last_seen_at=alert.last_seen_at or alert.starts_at,
-                    count=alert.count,
-                    received_at=now,
-                )
-            )
-            new += 1
-        else:
-            row.count += alert.count
-            row.status = alert.status
-            row.ends_at = alert.ends_at
-            row.severity = alert.severity
-            row.message = alert.message
-            seen = alert.last_seen_at or alert.starts_at
-            row.last_seen_at = max(row.last_seen_at, seen)
-            row.received_at = now
-            updated += 1
-            if row.incident_id is not None:
-                _touch_incident(session, row.incident_id, row, now)
+        prev = previous.get(alert.fingerprint)
+        if prev is not None and is_repeat(prev, alert):
+            row = latest.get(alert.fingerprint)
+            if row is not None and row.starts_at == prev.starts_at:
+                _merge_into(session, row, alert, now)
+                updated += 1
+                continue
+        new_rows.append(_new_alert_row(alert, now))
+        previous[alert.fingerprint] = alert
+    if new_rows:
+        session.execute(insert(AlertRecord), new_rows)
     session.flush()
-    return Ingested(received=len(alerts), new=new, updated=updated)
+    return Ingested(received=len(alerts), new=len(new_rows), updated=updated)
+
+
+def _new_alert_row(alert: Alert, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "fingerprint": alert.fingerprint,
+        "source": alert.source,
+        "service": alert.service,
+        "severity": alert.severity,
+        "status": alert.status,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "message": alert.message,
+        "generator_url": alert.generator_url,
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "last_seen_at": alert.last_seen_at or alert.starts_at,
+        "count": alert.count,
+        "incident_id": None,
+        "received_at": now,
+    }
+
+
+def _merge_into(session: Session, row: AlertRecord, alert: Alert, now: datetime) -> None:
+    """A repeat of a stored occurrence: count it and take its latest state."""
+    row.count += alert.count
+    row.status = alert.status
+    row.ends_at = alert.ends_at
+    row.severity = alert.severity
+    row.message = alert.message
+    row.last_seen_at = max(row.last_seen_at, alert.last_seen_at or alert.starts_at)
+    row.received_at = now
+    if row.incident_id is not None:
+        _touch_incident(session, row.incident_id, row, now)
 
 
 def _touch_incident(session: Session, incident_id: str, row: AlertRecord, now: datetime) -> None:
@@ -204,19 +227,23 @@ def apply_plan(
     notify: bool,
 ) -> Applied:
     """Write a correlation plan: new incidents, joined alerts, escalations, timeline, webhooks."""
-    by_key = {(r.fingerprint, r.starts_at): r for r in rows}
+    by_key = {(r.fingerprint, r.starts_at): r.id for r in rows}
     events: list[dict[str, Any]] = []
     opened: list[str] = []
     escalated: list[str] = []
     joined: dict[str, int] = {}
+    assignments: list[dict[str, Any]] = []
+    new_incidents: list[Incident] = []
 
+    # Written in bulk: a storm of 10,000 alerts is thousands of incidents in one job.
     for group in plan.new_groups:
         incident = _open_incident(group, now=now, job_id=job_id)
-        session.add(incident)
-        session.flush()
+        new_incidents.append(incident)
         opened.append(incident.id)
-        for alert in group.alerts:
-            by_key[(alert.fingerprint, alert.starts_at)].incident_id = incident.id
+        assignments.extend(
+            {"id": by_key[(a.fingerprint, a.starts_at)], "incident_id": incident.id}
+            for a in group.alerts
+        )
         events.append(
             _event(
                 incident.id,
@@ -240,8 +267,13 @@ def apply_plan(
             )
             for item in group.timeline
         )
+    if new_incidents:
+        session.execute(insert(Incident), [_columns(i) for i in new_incidents])
         if notify:
-            session.add(_notification(incident, "open", now))
+            session.execute(
+                insert(Notification),
+                [_columns(_notification(i, "open", now)) for i in new_incidents],
+            )
 
     for incident_id, alerts in plan.joins.items():
         target = session.get(Incident, incident_id)
@@ -249,7 +281,9 @@ def apply_plan(
             continue
         incident = target
         for alert in alerts:
-            by_key[(alert.fingerprint, alert.starts_at)].incident_id = incident_id
+            assignments.append(
+                {"id": by_key[(alert.fingerprint, alert.starts_at)], "incident_id": incident_id}
+            )
             events.append(
                 _event(
                     incident_id,
@@ -279,16 +313,25 @@ def apply_plan(
             )
             if notify:
                 session.add(_notification(incident, "escalate", now))
+    session.flush()
+    if assignments:
+        session.execute(update(AlertRecord), assignments)  # bulk UPDATE by primary key
     if events:
         session.execute(insert(IncidentEvent), events)
-    session.flush()
+    session.expire_all()
     return Applied(opened=opened, joined=joined, escalated=escalated)
+
+
+def _columns(obj: Incident | Notification) -> dict[str, Any]:
+    """The column values of a new ORM object, for a bulk INSERT."""
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
 
 
 def _open_incident(group: AlertGroup, *, now: datetime, job_id: str | None) -> Incident:
     root = group.root_cause
     title = f"{root.service or 'unknown service'}: {root.message}"[:500]
     return Incident(
+        id=new_id(),
         title=title,
         status="open",
         severity=group.severity,
@@ -308,11 +351,16 @@ def _open_incident(group: AlertGroup, *, now: datetime, job_id: str | None) -> I
         job_id=job_id,
         created_at=now,
         updated_at=now,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        resolved_at=None,
+        resolved_by=None,
     )
 
 
 def _notification(incident: Incident, event: str, now: datetime) -> Notification:
     return Notification(
+        id=new_id(),
         incident_id=incident.id,
         event=event,
         payload={
@@ -331,6 +379,10 @@ def _notification(incident: Incident, event: str, now: datetime) -> Notification
         },
         next_attempt_at=now,
         created_at=now,
+        status="pending",
+        attempts=0,
+        last_error=None,
+        sent_at=None,
     )
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "dedupe",
     "group_key",
     "group_to_dict",
+    "is_repeat",
     "join_open_incidents",
     "parse_alert",
     "parse_alertmanager",
@@ -510,18 +511,53 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
 # --------------------------------------------------------------------------- dedupe
 
 
-def dedupe(alerts: Iterable[Alert]) -> list[Alert]:
+REPEAT_GAP_S: float = 300.0
+"""A firing alert silent for longer than this is over; its next firing is a new occurrence."""
+
+
+def is_repeat(prev: Alert, alert: Alert, *, gap_s: float = REPEAT_GAP_S) -> bool:
+    """Whether `alert` is another notification of the occurrence `prev` (same fingerprint).
+
+    The same start is always the same occurrence (Alertmanager re-sends a firing alert
+    with its original ``startsAt``). Otherwise it is a repeat while `prev` has not
+    resolved and `alert` starts within ``gap_s`` seconds of `prev`'s last activity.
+
+    Parameters
+    ----------
+    prev:
+        The occurrence seen so far.
+    alert:
+        The newer notification, with the same fingerprint.
+    gap_s:
+        Seconds of silence after which a firing alert counts as over.
+
+    Returns
+    -------
+    bool
+        True to merge `alert` into `prev`.
+    """
+    if alert.starts_at == prev.starts_at:
+        return True
+    if prev.status == RESOLVED and alert.status == FIRING:
+        return alert.starts_at <= (prev.ends_at or prev.seen_at)
+    return (alert.starts_at - prev.seen_at).total_seconds() <= gap_s
+
+
+def dedupe(alerts: Iterable[Alert], *, gap_s: float = REPEAT_GAP_S) -> list[Alert]:
     """Merge repeat notifications of the same alert (same fingerprint).
 
-    Alerts are taken in receipt order. A repeat keeps the first ``starts_at``, adds to
-    ``count``, advances ``last_seen_at``, and takes the latest status, end, message, labels
-    and severity. A firing that starts after the previous occurrence resolved is a new
-    occurrence (a separate alert with the same fingerprint).
+    Alerts are taken in receipt order. A repeat (see :func:`is_repeat`) keeps the first
+    ``starts_at``, adds to ``count``, advances ``last_seen_at``, and takes the latest status,
+    end, message, labels and severity. A firing that starts after the previous occurrence
+    resolved, or after ``gap_s`` of silence, is a new occurrence (a separate alert with the
+    same fingerprint).
 
     Parameters
     ----------
     alerts:
         Alerts in the order they were received.
+    gap_s:
+        See :func:`is_repeat`.
 
     Returns
     -------
@@ -534,11 +570,7 @@ def dedupe(alerts: Iterable[Alert]) -> list[Alert]:
         index = current.get(alert.fingerprint)
         if index is not None:
             prev = merged[index]
-            resolved_at = prev.ends_at or prev.seen_at
-            new_occurrence = (
-                prev.status == RESOLVED and alert.status == FIRING and alert.starts_at > resolved_at
-            )
-            if not new_occurrence:
+            if is_repeat(prev, alert, gap_s=gap_s):
                 merged[index] = replace(
                     alert,
                     starts_at=min(prev.starts_at, alert.starts_at),
