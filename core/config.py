@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, get_origin
 
 from pydantic import SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "token", "admin"}
 
@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     max_attempts: int = 3
     retry_backoff_s: float = 2.0
     retry_max_backoff_s: float = 300.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Values come only from the mapping given to `from_env`, never from a hidden read
+        # of the process environment: one path, and tests that cannot leak into each other.
+        return (init_settings,)
 
     @field_validator("home", mode="after")
     @classmethod
