@@ -7,18 +7,17 @@ transaction, so a rerun finds nothing left to fold.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import AlertRecord, Incident, IncidentEvent, Notification, new_id
+from core.pagination import after_cursor, check_limit, encode_cursor
 from domain.aiops.alerts import (
     Alert,
     AlertGroup,
@@ -35,7 +34,6 @@ from domain.aiops.incidents import (
     transition,
 )
 
-MAX_PAGE = 500
 OPEN_STATES = ("open", "acknowledged")
 
 
@@ -420,11 +418,6 @@ def incident_events(
     )
 
 
-def _cursor(incident: Incident) -> str:
-    raw = json.dumps([incident.created_at.isoformat(), incident.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def list_incidents(
     *,
     session: Session,
@@ -434,8 +427,7 @@ def list_incidents(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[Incident], str | None]:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
     query = select(Incident)
     if status:
         if status not in ("open", "acknowledged", "resolved"):
@@ -446,27 +438,13 @@ def list_incidents(
     if service:
         matching = select(AlertRecord.incident_id).where(AlertRecord.service == service)
         query = query.where(Incident.id.in_(matching))
-    if cursor:
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            created_s, last_id = json.loads(raw)
-            created = datetime.fromisoformat(created_s)
-        except (ValueError, TypeError) as exc:
-            raise InvalidInput("invalid cursor") from exc
-        query = query.where(
-            or_(
-                Incident.created_at < created,
-                and_(Incident.created_at == created, Incident.id < last_id),
-            )
-        )
     rows = list(
-        session.scalars(
-            query.order_by(Incident.created_at.desc(), Incident.id.desc()).limit(limit + 1)
-        )
+        session.scalars(after_cursor(query, cursor, Incident.created_at, Incident.id, limit))
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (_cursor(rows[-1]) if more and rows else None)
+    last = rows[-1] if more and rows else None
+    return rows, (encode_cursor(last.created_at, last.id) if last else None)
 
 
 def act(

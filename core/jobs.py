@@ -7,23 +7,21 @@ back.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.catalog import JobKind
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FINISHED, Artifact, Job, JobStatus, StoredFile, utcnow
+from core.pagination import after_cursor, check_limit, encode_cursor
 from core.storage import BlobInfo
-
-MAX_PAGE = 500
 
 
 def request_hash(kind: str, params: dict[str, Any]) -> str:
@@ -105,20 +103,6 @@ class Page:
     next_cursor: str | None
 
 
-def encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, job_id = json.loads(raw)
-        return datetime.fromisoformat(created), str(job_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("invalid cursor", details={"cursor": cursor}) from exc
-
-
 def list_jobs(
     *,
     session: Session,
@@ -129,8 +113,7 @@ def list_jobs(
     cursor: str | None = None,
 ) -> Page:
     """Newest first, `limit` at a time; pass the returned cursor for the next page."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit)
     query = select(Job)
     if kind:
         query = query.where(Job.kind == kind)
@@ -142,16 +125,11 @@ def list_jobs(
         query = query.where(Job.status == status)
     if parent_id:
         query = query.where(Job.parent_id == parent_id)
-    if cursor:
-        created, job_id = decode_cursor(cursor)
-        query = query.where(
-            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id))
-        )
-    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
-    jobs = list(session.scalars(query))
+    jobs = list(session.scalars(after_cursor(query, cursor, Job.created_at, Job.id, limit)))
     more = len(jobs) > limit
     jobs = jobs[:limit]
-    return Page(jobs=jobs, next_cursor=encode_cursor(jobs[-1]) if more and jobs else None)
+    last = jobs[-1] if more and jobs else None
+    return Page(jobs=jobs, next_cursor=encode_cursor(last.created_at, last.id) if last else None)
 
 
 def mark_enqueued(*, session: Session, job: Job, now: datetime) -> None:

@@ -195,14 +195,7 @@ class JobTask(Task):
     def _record_failure(self, settings: Settings, job_id: str, exc: BaseException) -> None:
         if not isinstance(exc, TriopsError | SoftTimeLimitExceeded):
             logger.exception("job %s failed", job_id)
-        with session_scope(settings) as session:
-            jobs.finish_job(
-                session=session,
-                job_id=job_id,
-                status=JobStatus.FAILED,
-                now=utcnow(),
-                error=error_dict(exc),
-            )
+        _mark_failed(settings, job_id, exc)
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -210,16 +203,20 @@ class JobTask(Task):
         # Reached also for failures outside __call__ (a hard time limit kill): make sure
         # the row does not stay `running`. finish_job never overwrites a finished job.
         try:
-            with session_scope(get_settings()) as session:
-                jobs.finish_job(
-                    session=session,
-                    job_id=task_id,
-                    status=JobStatus.FAILED,
-                    now=utcnow(),
-                    error=error_dict(exc),
-                )
+            _mark_failed(get_settings(), task_id, exc)
         except Exception:
             logger.exception("job %s: could not record the failure", task_id)
+
+
+def _mark_failed(settings: Settings, job_id: str, exc: BaseException) -> None:
+    with session_scope(settings) as session:
+        jobs.finish_job(
+            session=session,
+            job_id=job_id,
+            status=JobStatus.FAILED,
+            now=utcnow(),
+            error=error_dict(exc),
+        )
 
 
 def job_task(name: str) -> Callable[[Callable[[JobContext, Any], dict[str, Any]]], Any]:

@@ -14,6 +14,7 @@ from core import incidents as repo
 from core import submission
 from core.errors import InvalidInput, NotFound
 from core.models import Incident, Job, JobStatus, LogStream, LogTemplate, utcnow
+from core.pagination import MAX_PAGE
 from domain.aiops.alerts import AlertParseError, parse_payload
 from domain.aiops.incidents import IncidentAction
 
@@ -162,7 +163,7 @@ def list_incidents(
     status_: Annotated[str | None, Query(alias="status")] = None,
     severity: str | None = None,
     service: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=repo.MAX_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,
 ) -> IncidentPage:
     """Incidents, newest first, by status, severity or service."""

@@ -13,6 +13,7 @@ from api.schemas import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, Job
 from core import jobs, submission
 from core.errors import InvalidInput
 from core.models import Artifact, Job, JobStatus, utcnow
+from core.pagination import MAX_PAGE
 from core.storage import CHUNK_BYTES, BlobStore
 
 logger = logging.getLogger("triops.api")
@@ -75,7 +76,7 @@ def list_jobs(
     kind: str | None = None,
     status_: Annotated[str | None, Query(alias="status")] = None,
     parent_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=jobs.MAX_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,
 ) -> JobPage:
     """A page of jobs, newest first, filtered by kind and status."""
