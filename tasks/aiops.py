@@ -6,7 +6,7 @@ import csv
 import io
 import random
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,14 +23,21 @@ from core.params.aiops import (
     CorrelateAlertsParams,
     DeliverNotificationsParams,
     DetectLogAnomaliesParams,
+    DetectMetricAnomaliesParams,
+    ForecastCapacityParams,
     LogInput,
     ParseLogsParams,
+    SeriesInput,
 )
 from domain.aiops.alerts import AlertParseError, join_open_incidents, parse_alert
+from domain.aiops.charts import anomaly_chart_png, forecast_chart_png
+from domain.aiops.forecast import forecast_capacity as forecast_series
 from domain.aiops.incidents import IncidentAction, auto_resolve_due
 from domain.aiops.log_anomalies import DetectorConfig, LogRecord, count_by_session, count_by_window
 from domain.aiops.log_anomalies import detect as detect_anomalies
 from domain.aiops.logparse import LogTemplateMiner, ParseResult, parse_log
+from domain.aiops.metrics import SeriesError
+from domain.aiops.metrics import detect_anomalies as detect_metric
 from domain.backoff import compute_backoff
 from tasks.base import JobContext, job_task
 
@@ -382,3 +389,80 @@ def deliver_notifications(ctx: JobContext, params: DeliverNotificationsParams) -
             else:
                 retrying += 1
     return {"sent": sent, "failed": failed, "retrying": retrying, "webhook": url}
+
+
+def read_series(ctx: JobContext, params: SeriesInput) -> pd.DataFrame:
+    """The series as a DataFrame with `timestamp` and `value` columns."""
+    if params.points is not None:
+        return pd.DataFrame(
+            {
+                "timestamp": [p.timestamp for p in params.points],
+                "value": [p.value for p in params.points],
+            }
+        )
+    assert params.file_id is not None
+    record = ctx.file_record(params.file_id)
+    with ctx.local_file(params.file_id) as path:
+        try:
+            frame = pd.read_csv(path, encoding_errors="replace")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"file {record.name!r} is not a readable CSV: {exc}") from exc
+    missing = {"timestamp", "value"} - set(frame.columns)
+    if missing:
+        raise InvalidInput(
+            f"file {record.name!r} needs columns timestamp,value; missing {sorted(missing)}"
+        )
+    return frame[["timestamp", "value"]]
+
+
+@job_task("aiops.detect_metric_anomalies")
+def detect_metric_anomalies(ctx: JobContext, params: DetectMetricAnomaliesParams) -> dict[str, Any]:
+    """Anomalous points (severity 0-100) and windows of a metric series; a PNG chart."""
+    frame = read_series(ctx, params)
+    ctx.progress(0.2, f"analysing {len(frame)} points", force=True)
+    options: dict[str, Any] = {"method": params.method}
+    if params.threshold is not None:
+        options["threshold"] = params.threshold
+    try:
+        found = detect_metric(frame, **options)
+    except SeriesError as exc:
+        raise InvalidInput(str(exc)) from exc
+    ctx.progress(0.8, "drawing the chart", force=True)
+    chart = ctx.save_artifact("anomalies.png", anomaly_chart_png(frame, found), "image/png")
+    result = found.to_dict()
+    result["anomaly_count"] = len(result["anomalies"])
+    result["anomalies"] = [
+        {k: a[k] for k in ("timestamp", "value", "severity", "expected", "score")}
+        for a in result["anomalies"][:2000]
+    ]
+    result["chart"] = chart
+    return result
+
+
+@job_task("aiops.forecast_capacity")
+def forecast_capacity(ctx: JobContext, params: ForecastCapacityParams) -> dict[str, Any]:
+    """Forecast with a prediction interval and the time until the threshold; a PNG chart."""
+    frame = read_series(ctx, params)
+    ctx.progress(0.2, f"fitting {len(frame)} points", force=True)
+    try:
+        times = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce").dropna()
+        span_s = (times.max() - times.min()).total_seconds() if len(times) else 0.0
+        horizon_s = params.horizon_s or max(86400.0, span_s / 4)
+        forecast = forecast_series(
+            frame,
+            horizon=timedelta(seconds=horizon_s),
+            confidence=params.confidence,
+            threshold=params.threshold,
+            now=ctx.now(),
+        )
+    except SeriesError as exc:
+        raise InvalidInput(str(exc)) from exc
+    ctx.progress(0.8, "drawing the chart", force=True)
+    chart = ctx.save_artifact(
+        "forecast.png", forecast_chart_png(frame, forecast, params.threshold), "image/png"
+    )
+    result = forecast.to_dict()
+    result["horizon_s"] = horizon_s
+    result["threshold"] = params.threshold
+    result["chart"] = chart
+    return result

@@ -145,8 +145,12 @@ class DetectMetricAnomaliesParams(SeriesInput):
         description="robust: seasonal decomposition + median/MAD of residuals; "
         "isolation_forest: scikit-learn IsolationForest on value and residual features.",
     )
-    sensitivity: float | None = Field(
-        default=None, gt=0, le=100, description="Higher flags more (default: the detector's)."
+    threshold: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="robust: |z| in robust sigmas a point must exceed (default 5; higher "
+        "flags less).",
     )
 
 

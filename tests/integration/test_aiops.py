@@ -106,3 +106,64 @@ def test_log_anomalies_without_readable_timestamps_fail_with_a_clear_message(sta
         )
     assert done["status"] == "failed"
     assert "timestamp" in done["error"]["message"]
+
+
+def test_metric_anomalies_of_a_nab_series_are_found_with_a_chart(
+    stack: Stack, benchmarks_dir: Path
+) -> None:
+    series = benchmarks_dir / "nab" / "realKnownCause" / "ec2_request_latency_system_failure.csv"
+    with stack.client() as client:
+        uploaded = client.upload(series)
+        done = client.wait(
+            client.submit("aiops.detect_metric_anomalies", {"file_id": uploaded["id"]})["id"],
+            timeout_s=90,
+        )
+        chart = client.http.get(f"/jobs/{done['id']}/artifacts/anomalies.png")
+    assert done["status"] == "succeeded", done["error"]
+    result = done["result"]
+    assert 4000 < result["points"] <= 4032  # duplicate timestamps are merged
+    assert result["anomaly_count"] >= 1 and result["windows"]
+    assert all(0 <= a["severity"] <= 100 for a in result["anomalies"])
+    assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+
+
+def test_a_capacity_forecast_says_when_a_growing_disk_fills(stack: Stack) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    points = [
+        {
+            "timestamp": (start + timedelta(hours=h)).isoformat(),
+            "value": 50 + 0.1 * h + (h % 3) * 0.05,
+        }
+        for h in range(24 * 14)
+    ]
+    with stack.client() as client:
+        done = client.wait(
+            client.submit(
+                "aiops.forecast_capacity",
+                {"points": points, "threshold": 90, "horizon_s": 30 * 86400},
+            )["id"],
+            timeout_s=90,
+        )
+        chart = client.http.get(f"/jobs/{done['id']}/artifacts/forecast.png")
+    assert done["status"] == "succeeded", done["error"]
+    crossing = done["result"]["crossing"]
+    # 50 + 0.1/h reaches 90 at hour 400: 64 h after the last point (hour 335).
+    assert crossing is not None
+    assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
+
+
+def test_a_series_that_is_not_numeric_fails_with_a_plain_message(
+    stack: Stack, tmp_path: Path
+) -> None:
+    path = tmp_path / "cpu.csv"
+    rows = [f"2026-01-01T00:{m:02d}:00Z,{'n/a' if m % 2 else 'high'}" for m in range(30)]
+    path.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    with stack.client() as client:
+        uploaded = client.upload(path)
+        done = client.wait(
+            client.submit("aiops.detect_metric_anomalies", {"file_id": uploaded["id"]})["id"],
+            timeout_s=60,
+        )
+    assert done["status"] == "failed"
+    assert done["error"]["type"] == "InvalidInput"
+    assert "are not numbers" in done["error"]["message"]
