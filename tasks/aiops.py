@@ -453,7 +453,6 @@ def forecast_capacity(ctx: JobContext, params: ForecastCapacityParams) -> dict[s
             horizon=timedelta(seconds=horizon_s),
             confidence=params.confidence,
             threshold=params.threshold,
-            now=ctx.now(),
         )
     except SeriesError as exc:
         raise InvalidInput(str(exc)) from exc

@@ -147,8 +147,10 @@ def test_a_capacity_forecast_says_when_a_growing_disk_fills(stack: Stack) -> Non
         chart = client.http.get(f"/jobs/{done['id']}/artifacts/forecast.png")
     assert done["status"] == "succeeded", done["error"]
     crossing = done["result"]["crossing"]
-    # 50 + 0.1/h reaches 90 at hour 400: 64 h after the last point (hour 335).
-    assert crossing is not None
+    # 50 + 0.1/h reaches 90 at hour 400: 65 h after the last point (hour 335).
+    expected_s = crossing["expected"]["seconds"]
+    assert abs(expected_s - 65 * 3600) < 0.15 * 65 * 3600
+    assert crossing["earliest"]["seconds"] <= expected_s
     assert chart.status_code == 200 and chart.content.startswith(b"\x89PNG")
 
 
