@@ -30,17 +30,20 @@ def test_beat_fires_housekeeping_as_jobs_that_workers_run(stack: Stack) -> None:
     assert sum(j["status"] == "succeeded" for j in fired) >= 2, beat.log.read_text()[-2000:]
 
 
-def test_flower_lists_the_worker_of_each_pool(stack: Stack) -> None:
+def test_flower_behind_basic_auth_lists_the_worker_of_each_pool(stack: Stack) -> None:
     port = free_port()
-    env = {**stack.env, "TRIOPS_FLOWER_PORT": str(port)}
+    env = {**stack.env, "TRIOPS_FLOWER_PORT": str(port), "TRIOPS_FLOWER_BASIC_AUTH": "ops:s3cret"}
     env.pop("FLOWER_UNAUTHENTICATED_API", None)
     flower = spawn("flower", ["flower"], env, stack.logs)
     names: set[str] = set()
+    refused = None
     try:
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/workers?refresh=1", timeout=10)
+                url = f"http://127.0.0.1:{port}/api/workers?refresh=1"
+                refused = httpx.get(url, timeout=10).status_code
+                response = httpx.get(url, timeout=10, auth=("ops", "s3cret"))
                 if response.status_code == 200:
                     names = {name.split("@")[0] for name in response.json()}
                     if {"aiops", "mlops", "dataops"} <= names:
@@ -51,3 +54,4 @@ def test_flower_lists_the_worker_of_each_pool(stack: Stack) -> None:
     finally:
         flower.stop()
     assert {"aiops", "mlops", "dataops"} <= names, flower.log.read_text()[-2000:]
+    assert refused == 401
