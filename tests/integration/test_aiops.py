@@ -169,3 +169,41 @@ def test_a_series_that_is_not_numeric_fails_with_a_plain_message(
     assert done["status"] == "failed"
     assert done["error"]["type"] == "InvalidInput"
     assert "are not numbers" in done["error"]["message"]
+
+
+def test_a_forecast_of_a_real_nab_series_has_an_ordered_band(
+    stack: Stack, benchmarks_dir: Path
+) -> None:
+    series = benchmarks_dir / "nab" / "realKnownCause" / "cpu_utilization_asg_misconfiguration.csv"
+    with stack.client() as client:
+        uploaded = client.upload(series)
+        done = client.wait(
+            client.submit(
+                "aiops.forecast_capacity",
+                {"file_id": uploaded["id"], "threshold": 95, "horizon_s": 3 * 86400},
+            )["id"],
+            timeout_s=120,
+        )
+    assert done["status"] == "succeeded", done["error"]
+    points = done["result"]["points"]
+    assert points and all(p["lower"] <= p["mean"] <= p["upper"] for p in points)
+    assert done["result"]["crossing"]["threshold"] == 95
+
+
+def test_auto_resolve_closes_an_incident_whose_alerts_resolved(stack: Stack) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    firing = am_alert("search", "IndexLag", start, cluster="eu")
+    resolved = {
+        **firing,
+        "status": "resolved",
+        "endsAt": (start + timedelta(minutes=2)).isoformat(),
+    }
+    with stack.client() as client:
+        accepted = client.http.post("/alerts", json=alertmanager_payload(firing)).json()
+        [incident_id] = client.wait(accepted["correlation_job_id"])["result"]["incidents_opened"]
+        client.http.post("/alerts", json=alertmanager_payload(resolved, status="resolved"))
+        sweep = client.wait(client.submit("aiops.auto_resolve_incidents", {"quiet_s": 0})["id"])
+        incident = client.http.get(f"/incidents/{incident_id}").json()
+    assert sweep["status"] == "succeeded", sweep["error"]
+    assert {"id": incident_id, "reason": "quiet"} in sweep["result"]["resolved"]
+    assert incident["status"] == "resolved" and incident["resolved_by"] == "auto-resolve"
