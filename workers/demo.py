@@ -109,6 +109,37 @@ def summarise(job: dict[str, Any]) -> str:
     return json.dumps(result)[:200]
 
 
+def _alert_storm(client: TriopsClient) -> None:
+    """Three alerts on one service, as Alertmanager posts them, become one incident."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {
+                "alertname": name,
+                "service": "checkout",
+                "cluster": "demo",
+                "severity": severity,
+            },
+            "annotations": {"summary": f"{name} on checkout"},
+            "startsAt": (now + timedelta(seconds=20 * i)).isoformat(),
+            "endsAt": "0001-01-01T00:00:00Z",
+        }
+        for i, (name, severity) in enumerate(
+            [("HighLatency", "warning"), ("ErrorRate", "critical"), ("PodRestarts", "warning")]
+        )
+    ]
+    payload = {"version": "4", "status": "firing", "receiver": "triops", "alerts": alerts}
+    accepted = client.http.post("/alerts", json=payload).json()
+    done = client.wait(accepted["correlation_job_id"], timeout_s=60)
+    for incident_id in (done.get("result") or {}).get("incidents_opened", []):
+        incident = client.http.get(f"/incidents/{incident_id}").json()
+        say(
+            f"demo: {len(alerts)} alerts → incident {incident_id[:8]} [{incident['severity']}] "
+            f"{incident['title']!r}, root cause {incident['root_cause']['service']}"
+        )
+
+
 def run_demo(settings: Settings, *, stop: threading.Event) -> None:
     with TriopsClient(settings.api_url, settings.admin_token()) as client:
         say("demo: waiting for the API and one worker per pool...")
@@ -140,6 +171,7 @@ def run_demo(settings: Settings, *, stop: threading.Event) -> None:
         for job in submitted:
             done = client.wait(job["id"], timeout_s=120)
             say(f"demo: {done['kind']} {done['status']} on {done['worker']}: {summarise(done)}")
+        _alert_storm(client)
         say(
             f"demo: done. Jobs: {settings.api_url}/api/v1/jobs  docs: {settings.api_url}/docs  "
             f"Flower: http://{settings.flower_host}:{settings.flower_port}"
