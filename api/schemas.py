@@ -51,6 +51,8 @@ class JobOut(BaseModel):
     note: str | None
     idempotency_key: str | None
     parent_id: str | None
+    pipeline_id: str | None
+    step: int | None
     created_at: datetime
     enqueued_at: datetime | None
     started_at: datetime | None

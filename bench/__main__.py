@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other; figures in var/bench/*.json.
 
-Run one with `python -m bench.NAME` (logparse, nab, log_anomalies, alerts, correlation_job).
+Run one with `python -m bench.NAME` (see BENCHMARKS).
 """
 
 from __future__ import annotations
@@ -9,7 +9,15 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("logparse", "nab", "log_anomalies", "alerts", "correlation_job")
+BENCHMARKS = (
+    "logparse",
+    "nab",
+    "log_anomalies",
+    "alerts",
+    "correlation_job",
+    "train_overhead",
+    "predict_latency",
+)
 
 
 def main(names: list[str]) -> int:

@@ -22,7 +22,14 @@ from core.params.aiops import (
     ParseLogsParams,
 )
 from core.params.dataops import ProfileParams
-from core.params.mlops import TrainParams
+from core.params.mlops import (
+    CheckDriftParams,
+    DeployParams,
+    EvaluateParams,
+    PredictBatchParams,
+    RollbackParams,
+    TrainParams,
+)
 from core.params.system import EchoParams, HousekeepingParams, RetentionParams
 
 POOL_QUEUES = ("aiops", "mlops", "dataops")
@@ -159,8 +166,45 @@ _KINDS = (
         "mlops.train",
         "mlops",
         TrainParams,
-        "Trains a scikit-learn classifier on a bundled dataset; saves a checksummed model.",
+        "Trains a scikit-learn pipeline (preprocessing + estimator from the allow-list) and "
+        "registers a new model version with its metrics and checksummed artifact.",
         time_limit_s=3600,
+    ),
+    JobKind(
+        "mlops.evaluate",
+        "mlops",
+        EvaluateParams,
+        "Scores a model version on a dataset; with thresholds, a passed/failed verdict.",
+        time_limit_s=1800,
+    ),
+    JobKind(
+        "mlops.deploy",
+        "mlops",
+        DeployParams,
+        "Points an alias (production by default) at a version whose evaluation passed.",
+        time_limit_s=120,
+    ),
+    JobKind(
+        "mlops.rollback",
+        "mlops",
+        RollbackParams,
+        "Moves an alias back to the version it held before.",
+        time_limit_s=120,
+    ),
+    JobKind(
+        "mlops.predict_batch",
+        "mlops",
+        PredictBatchParams,
+        "Predicts a dataset with a model version; writes predictions.csv.",
+        time_limit_s=3600,
+    ),
+    JobKind(
+        "mlops.check_drift",
+        "mlops",
+        CheckDriftParams,
+        "Compares a dataset with a version's training data, feature by feature; optionally "
+        "retrains on drift.",
+        time_limit_s=1800,
     ),
     JobKind(
         "dataops.profile",

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     aiops_scan_kind: str = "aiops.detect_metric_anomalies"
     aiops_scan_params: dict[str, Any] = {}
 
+    # MLOps: recorded with every model version (e.g. a git commit, set by the deploy).
+    code_version: str | None = None
+    # Drift checks run by beat: {"model": {"dataset": ...} or {"file_id": ..., ...}}.
+    drift_checks: dict[str, dict[str, Any]] = {}
+    drift_check_interval_s: float = 86400.0
+
     # Retries of transient failures (broker, database, network) inside a job.
     max_attempts: int = 3
     retry_backoff_s: float = 2.0
@@ -193,6 +199,7 @@ class Settings(BaseSettings):
             "TRIOPS_API_TOKEN": self.admin_token(),
             "TRIOPS_SERVICE_DEPENDENCIES": json.dumps(self.service_dependencies),
             "TRIOPS_AIOPS_SCAN_PARAMS": json.dumps(self.aiops_scan_params),
+            "TRIOPS_DRIFT_CHECKS": json.dumps(self.drift_checks),
         }
         if self.incident_webhook_url:
             env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url

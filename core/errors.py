@@ -5,6 +5,7 @@
      │    └── PayloadTooLarge        an upload over the configured limit              → 413
      ├── NotFound                    unknown job, file, artifact, ...                 → 404
      ├── Conflict                    idempotency key reused with another body, ...    → 409
+     │    └── GateFailed             an evaluation's verdict failed a gating step     → 409
      ├── Unauthorized                missing or wrong API token                       → 401
      └── Unavailable                 broker or database down; worth retrying          → 503
 
@@ -57,6 +58,10 @@ class Conflict(TriopsError):
     """The request contradicts the current state."""
 
     status_code = 409
+
+
+class GateFailed(Conflict):
+    """A quality gate did not pass; a pipeline stops here."""
 
 
 class Unauthorized(TriopsError):

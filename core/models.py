@@ -60,6 +60,7 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime,
         dict[str, Any]: JSONType,
         list[str]: JSONType,
+        list[Any]: JSONType,
     }
 
 
@@ -101,6 +102,10 @@ class Job(Base):
     parent_id: Mapped[str | None] = mapped_column(
         String(36), ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    pipeline_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("pipelines.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -112,6 +117,18 @@ class Job(Base):
     )
 
     __table_args__ = (Index("ix_jobs_created_at_id", "created_at", "id"),)
+
+
+class Pipeline(Base):
+    """Steps run as a Celery chain; each step is a job row pointing here."""
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    steps: Mapped[int] = mapped_column(Integer)
+    origin: Mapped[str] = mapped_column(String(100), default="api")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Artifact(Base):
@@ -277,3 +294,119 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+# --- MLOps ------------------------------------------------------------------------------
+
+
+class MLModel(Base):
+    """A named model; its versions, aliases and deployment history hang off it."""
+
+    __tablename__ = "ml_models"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    task: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    model_name: Mapped[str] = mapped_column(
+        String(100), ForeignKey("ml_models.name", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    task: Mapped[str] = mapped_column(String(20))
+    estimator: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    cv: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    feature_schema: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    classes: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
+    dataset: Mapped[str] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data_fingerprint: Mapped[str] = mapped_column(String(64))
+    train_rows: Mapped[int] = mapped_column(Integer)
+    test_rows: Mapped[int] = mapped_column(Integer)
+    library_versions: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    code_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    artifact_url: Mapped[str] = mapped_column(Text)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    artifact_size: Mapped[int] = mapped_column(BigInteger)
+    reference_profile: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("model_name", "version", name="uq_model_versions"),)
+
+
+class ModelAlias(Base):
+    __tablename__ = "model_aliases"
+
+    model_name: Mapped[str] = mapped_column(
+        String(100), ForeignKey("ml_models.name", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deployment(Base):
+    """Every move of an alias: which version was live when, who moved it and why."""
+
+    __tablename__ = "model_deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(
+        String(100), ForeignKey("ml_models.name", ondelete="CASCADE"), index=True
+    )
+    alias: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    from_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    to_version: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Evaluation(Base):
+    __tablename__ = "model_evaluations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    model_name: Mapped[str] = mapped_column(
+        String(100), ForeignKey("ml_models.name", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    dataset: Mapped[str] = mapped_column(Text)
+    data_fingerprint: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    verdict: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reasons: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    checks: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    compared_to: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    live_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_model_evaluations_version", "model_name", "version"),)
+
+
+class DriftReport(Base):
+    __tablename__ = "drift_reports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    model_name: Mapped[str] = mapped_column(
+        String(100), ForeignKey("ml_models.name", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    dataset: Mapped[str] = mapped_column(Text)
+    drift: Mapped[bool] = mapped_column()
+    report: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    retrain_job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_drift_reports_version", "model_name", "version"),)

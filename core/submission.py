@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core import jobs
 from core.catalog import JobKind, get_kind
 from core.errors import InvalidInput, NotFound, Unavailable
-from core.models import Job, JobStatus, utcnow
+from core.models import Job, JobStatus, Pipeline, utcnow
 
 
 class Producer(Protocol):
@@ -43,6 +43,14 @@ def prepare(
                 details=[{"loc": ["params", "file_id"], "msg": "file not found"}],
             ) from exc
     return kind, clean
+
+
+def precheck(*, session: Session, kind: JobKind, params: dict[str, Any]) -> None:
+    """Refuse at submit what the task would refuse anyway (unknown model, failed gate...)."""
+    if kind.name.startswith("mlops."):
+        from core.registry import precheck as registry_precheck
+
+        registry_precheck(session=session, kind=kind.name, params=params)
 
 
 def send(*, producer: Producer, job: Job) -> None:
@@ -76,6 +84,7 @@ def submit(
     queued with no message) and Unavailable is raised.
     """
     kind, clean = prepare(session=session, kind_name=kind_name, params=params)
+    precheck(session=session, kind=kind, params=clean)
     job, created = jobs.create_job(
         session=session,
         kind=kind,
@@ -104,3 +113,57 @@ def submit(
     jobs.mark_enqueued(session=session, job=job, now=utcnow())
     session.commit()
     return job, True
+
+
+def submit_pipeline(
+    *,
+    session: Session,
+    producer: Any,
+    steps: list[tuple[str, dict[str, Any]]],
+    name: str | None = None,
+    origin: str = "api",
+) -> Pipeline:
+    """Create a pipeline and its step jobs, then send them as one Celery chain.
+
+    Every step's params are validated first; only the first step is checked against the
+    current state (later steps depend on what earlier ones produce). A step that fails
+    stops the chain, and the steps after it are marked skipped.
+    """
+    prepared = [prepare(session=session, kind_name=k, params=p) for k, p in steps]
+    if prepared:
+        precheck(session=session, kind=prepared[0][0], params=prepared[0][1])
+    pipeline = Pipeline(name=name, steps=len(prepared), origin=origin)
+    session.add(pipeline)
+    session.flush()
+    rows = []
+    for index, (kind, clean) in enumerate(prepared):
+        job, _ = jobs.create_job(
+            session=session, kind=kind, params=clean, origin=f"pipeline:{pipeline.id}"
+        )
+        job.pipeline_id = pipeline.id
+        job.step = index
+        rows.append(job)
+    session.commit()
+    try:
+        from celery import chain
+
+        chain(
+            *(producer.signature(j.kind, task_id=j.id, queue=j.queue, immutable=True) for j in rows)
+        ).apply_async(retry=True, retry_policy=SEND_RETRY_POLICY)
+    except (OperationalError, KombuError, RedisError, OSError) as exc:
+        now = utcnow()
+        for job in rows:
+            jobs.finish_job(
+                session=session,
+                job_id=job.id,
+                status=JobStatus.FAILED,
+                now=now,
+                error={"type": "Unavailable", "message": "the broker (Redis) is unavailable"},
+            )
+        session.commit()
+        raise Unavailable("the broker (Redis) is unavailable; try again shortly") from exc
+    now = utcnow()
+    for job in rows:
+        jobs.mark_enqueued(session=session, job=job, now=now)
+    session.commit()
+    return pipeline

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from celery import Task, shared_task
-from celery.exceptions import Retry, SoftTimeLimitExceeded
+from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -33,7 +33,7 @@ from core.catalog import CATALOG, JobKind
 from core.config import Settings, get_settings
 from core.db import session_scope
 from core.errors import TriopsError, Unavailable
-from core.models import JobStatus, StoredFile, utcnow
+from core.models import Job, JobStatus, StoredFile, utcnow
 from core.storage import BlobStore
 from domain.backoff import compute_backoff
 
@@ -115,7 +115,7 @@ class JobContext:
             jobs.upsert_artifact(
                 session=session, job_id=self.job_id, name=name, info=info, media_type=media_type
             )
-        return {"name": name, "size": info.size, "sha256": info.sha256}
+        return {"name": name, "size": info.size, "sha256": info.sha256, "url": info.url}
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
@@ -131,6 +131,7 @@ class JobTask(Task):
     """Base class of every triops task; see the module docstring."""
 
     abstract = True
+    typing = False  # the message carries no arguments: __call__ builds the body's (ctx, params)
     max_retries = None  # attempts are counted on the job row, against the catalog's limit
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
@@ -144,6 +145,10 @@ class JobTask(Task):
             job = jobs.start_attempt(session=session, job_id=job_id, worker=worker, now=utcnow())
             if job is None:
                 logger.info("job %s is finished or unknown; message dropped", job_id)
+                stored = session.get(Job, job_id)
+                if stored is not None and stored.status == JobStatus.CANCELLED:
+                    jobs.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
+                    raise Ignore()  # a cancelled step also stops the chain it is part of
                 return None
             params, attempt = dict(job.params), job.attempts
         ctx = JobContext(
@@ -217,6 +222,7 @@ def _mark_failed(settings: Settings, job_id: str, exc: BaseException) -> None:
             now=utcnow(),
             error=error_dict(exc),
         )
+        jobs.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
 
 
 def job_task(name: str) -> Callable[[Callable[[JobContext, Any], dict[str, Any]]], Any]:

@@ -1,45 +1,441 @@
-"""`mlops.*` kinds."""
+"""`mlops.*` kinds: train, evaluate, deploy, rollback, predict_batch, check_drift."""
 
 from __future__ import annotations
 
 import io
+import platform
 from typing import Any
 
 import joblib
+import numpy as np
+import pandas as pd
 import sklearn
+from celery import current_app
 
-from core.params.mlops import TrainParams
-from domain.mlops.training import load_bundled, train_classifier
+from core import registry
+from core.errors import GateFailed, InvalidInput
+from core.model_store import load_model
+from core.models import ModelVersion
+from core.params.mlops import (
+    CheckDriftParams,
+    DatasetInput,
+    DeployParams,
+    EvaluateParams,
+    PredictBatchParams,
+    RollbackParams,
+    TrainParams,
+)
+from core.storage import BlobStore
+from core.submission import submit
+from domain.mlops.datasets import Dataset, DatasetError, Task, from_frame, load_bundled
+from domain.mlops.drift import DriftError, reference_profile
+from domain.mlops.drift import check_drift as drift_report
+from domain.mlops.estimators import EstimatorError
+from domain.mlops.evaluation import evaluate as evaluate_pipeline
+from domain.mlops.evaluation import gate, predict
+from domain.mlops.training import train as train_pipeline
 from tasks.base import JobContext, job_task
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def read_frame(ctx: JobContext, file_id: str) -> pd.DataFrame:
+    record = ctx.file_record(file_id)
+    with ctx.local_file(file_id) as path:
+        try:
+            return pd.read_csv(path, encoding_errors="replace")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InvalidInput(f"file {record.name!r} is not a readable CSV: {exc}") from exc
+
+
+def load_dataset(ctx: JobContext, params: DatasetInput, *, target: str | None = None) -> Dataset:
+    """Features and target of a bundled set or an uploaded CSV (target column required)."""
+    try:
+        if params.dataset is not None:
+            return load_bundled(params.dataset.split(":", 1)[1])
+        assert params.file_id is not None
+        column = params.target or target
+        if not column:
+            raise InvalidInput("target is required to train or evaluate on an uploaded file")
+        return from_frame(read_frame(ctx, params.file_id), column, name=params.dataset_label)
+    except DatasetError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def load_features(ctx: JobContext, params: DatasetInput) -> pd.DataFrame:
+    """Just the features: a bundled set's, or every column of a CSV but the target."""
+    if params.dataset is not None:
+        return load_bundled(params.dataset.split(":", 1)[1]).features
+    assert params.file_id is not None
+    frame = read_frame(ctx, params.file_id)
+    if params.target and params.target in frame.columns:
+        frame = frame.drop(columns=[params.target])
+    return frame
+
+
+def schema_frame(features: pd.DataFrame, version: ModelVersion) -> pd.DataFrame:
+    """The model's feature columns in order; missing ones are an error, extra ones ignored."""
+    names = [f["name"] for f in version.feature_schema]
+    missing = [n for n in names if n not in features.columns]
+    if missing:
+        raise InvalidInput(
+            f"the data lacks features of {version.model_name} v{version.version}: {missing}",
+            details={"missing": missing},
+        )
+    return features[names]
+
+
+def _model_of(ctx: JobContext, version: ModelVersion) -> Any:
+    return load_model(
+        BlobStore(ctx.settings.artifacts_url), version.artifact_url, version.artifact_sha256
+    )
 
 
 @job_task("mlops.train")
 def train(ctx: JobContext, params: TrainParams) -> dict[str, Any]:
-    """Train a classifier on a bundled dataset; save it with joblib and its sha256."""
-    dataset_name = params.dataset.split(":", 1)[1]
-    ctx.progress(0.1, f"loading {params.dataset}", force=True)
-    data = load_bundled(dataset_name)
-    ctx.progress(0.3, f"fitting {params.estimator}", force=True)
-    trained = train_classifier(
-        data,
-        estimator=params.estimator,
-        test_size=params.test_size,
-        random_state=params.random_state,
-    )
-    ctx.progress(0.9, "saving the model", force=True)
+    """Train a pipeline and register it as the model's next version."""
+    with ctx.session() as session:
+        done = registry.version_by_job(session=session, job_id=ctx.job_id)
+        if done is not None:  # this job already registered its version
+            return _train_result(done)
+    ctx.progress(0.05, f"loading {params.dataset_label}", force=True)
+    data = load_dataset(ctx, params)
+    try:
+        trained = train_pipeline(
+            data,
+            estimator=params.estimator,
+            params=params.params,
+            test_size=params.test_size,
+            cv_folds=params.cv_folds,
+            random_state=params.random_state,
+            progress=lambda fraction, message: ctx.progress(0.1 + 0.7 * fraction, message),
+        )
+    except (EstimatorError, DatasetError) as exc:
+        raise InvalidInput(str(exc)) from exc
+    ctx.progress(0.85, "saving the model", force=True)
     buffer = io.BytesIO()
     joblib.dump(trained.pipeline, buffer)
     artifact = ctx.save_artifact("model.joblib", buffer.getvalue(), "application/octet-stream")
+    profile = reference_profile(data.features, trained.feature_schema)
+    with ctx.session() as session:
+        version = registry.register_version(
+            session=session,
+            model_name=params.model_name,
+            task=trained.task,
+            now=ctx.now(),
+            values={
+                "job_id": ctx.job_id,
+                "estimator": trained.estimator,
+                "params": trained.params,
+                "metrics": trained.metrics,
+                "cv": trained.cv,
+                "feature_schema": trained.feature_schema,
+                "classes": trained.classes,
+                "dataset": params.dataset_label,
+                "target": params.target,
+                "data_fingerprint": data.fingerprint,
+                "train_rows": trained.train_rows,
+                "test_rows": trained.test_rows,
+                "library_versions": library_versions(),
+                "code_version": ctx.settings.code_version,
+                "artifact_url": artifact["url"],
+                "artifact_sha256": artifact["sha256"],
+                "artifact_size": artifact["size"],
+                "reference_profile": profile,
+            },
+        )
+        result = _train_result(version)
+    result["fit_seconds"] = trained.fit_seconds
+    return result
+
+
+def _train_result(version: ModelVersion) -> dict[str, Any]:
     return {
-        "model": params.model or dataset_name,
-        "dataset": params.dataset,
-        "estimator": params.estimator,
-        "metrics": trained.metrics,
-        "features": len(trained.feature_names),
-        "classes": trained.classes,
-        "train_rows": trained.train_rows,
-        "test_rows": trained.test_rows,
-        "data_fingerprint": data.fingerprint,
-        "artifact": artifact,
-        "sklearn_version": sklearn.__version__,
+        "model": version.model_name,
+        "version": version.version,
+        "task": version.task,
+        "estimator": version.estimator,
+        "params": version.params,
+        "metrics": version.metrics,
+        "cv": version.cv,
+        "features": len(version.feature_schema),
+        "train_rows": version.train_rows,
+        "test_rows": version.test_rows,
+        "data_fingerprint": version.data_fingerprint,
+        "artifact": {"name": "model.joblib", "sha256": version.artifact_sha256},
     }
+
+
+@job_task("mlops.evaluate")
+def evaluate(ctx: JobContext, params: EvaluateParams) -> dict[str, Any]:
+    """Score a version on a dataset; with thresholds or compare_to, a verdict."""
+    version_ref = _pipeline_version(ctx, params.model, params.version)
+    with ctx.session() as session:
+        candidate = registry.resolve_version(
+            session=session, name=params.model, version=version_ref
+        )
+        live = None
+        if params.compare_to:
+            aliases = registry.aliases(session=session, name=params.model)
+            if params.compare_to in aliases:
+                live = registry.get_version(
+                    session=session, name=params.model, version=aliases[params.compare_to]
+                )
+    data = load_dataset(ctx, params, target=candidate.target)
+    ctx.progress(0.3, f"scoring {params.model} v{candidate.version}", force=True)
+    metrics = evaluate_pipeline(
+        _model_of(ctx, candidate), _with_schema(data, candidate), task=_task(candidate)
+    )
+    live_metrics = None
+    if live is not None:
+        ctx.progress(0.6, f"scoring the live version v{live.version}", force=True)
+        live_metrics = evaluate_pipeline(
+            _model_of(ctx, live), _with_schema(data, live), task=_task(live)
+        )
+    thresholds = params.thresholds
+    judged = bool(thresholds.min or thresholds.max or thresholds.max_drop or params.compare_to)
+    verdict = (
+        gate(
+            metrics,
+            minimums=thresholds.min,
+            maximums=thresholds.max,
+            max_drop=thresholds.max_drop,
+            live_metrics=live_metrics,
+        )
+        if judged
+        else None
+    )
+    with ctx.session() as session:
+        registry.record_evaluation(
+            session=session,
+            now=ctx.now(),
+            values={
+                "model_name": params.model,
+                "version": candidate.version,
+                "job_id": ctx.job_id,
+                "dataset": params.dataset_label,
+                "data_fingerprint": data.fingerprint,
+                "metrics": metrics,
+                "verdict": None if verdict is None else ("passed" if verdict.passed else "failed"),
+                "reasons": [] if verdict is None else verdict.reasons,
+                "checks": [] if verdict is None else verdict.checks,
+                "compared_to": params.compare_to,
+                "live_version": live.version if live else None,
+            },
+        )
+    result = {
+        "model": params.model,
+        "version": candidate.version,
+        "metrics": metrics,
+        "live_version": live.version if live else None,
+        "live_metrics": live_metrics,
+        "verdict": None if verdict is None else ("passed" if verdict.passed else "failed"),
+        "reasons": [] if verdict is None else verdict.reasons,
+        "checks": [] if verdict is None else verdict.checks,
+    }
+    if params.gate and verdict is not None and not verdict.passed:
+        raise GateFailed(
+            f"{params.model} v{candidate.version} failed its gate: " + "; ".join(verdict.reasons),
+            details=result,
+        )
+    return result
+
+
+def _task(version: ModelVersion) -> Task:
+    return "regression" if version.task == "regression" else "classification"
+
+
+def _with_schema(data: Dataset, version: ModelVersion) -> Dataset:
+    features = schema_frame(data.features, version)
+    return Dataset(
+        name=data.name,
+        features=features,
+        target=data.target,
+        task=data.task,
+        fingerprint=data.fingerprint,
+    )
+
+
+def _pipeline_version(ctx: JobContext, model: str, version: int | str) -> int | str:
+    """`latest` inside a pipeline means the version an earlier step of it trained."""
+    if version != "latest":
+        return version
+    from sqlalchemy import select
+
+    from core.models import Job
+
+    with ctx.session() as session:
+        me = session.get(Job, ctx.job_id)
+        if me is None or me.pipeline_id is None:
+            return version
+        earlier = session.scalars(
+            select(Job)
+            .where(Job.pipeline_id == me.pipeline_id, Job.kind == "mlops.train")
+            .where(Job.step < (me.step or 0))
+            .order_by(Job.step.desc())
+        )
+        for step in earlier:
+            if step.result and step.result.get("model") == model:
+                return int(step.result["version"])
+    return version
+
+
+@job_task("mlops.deploy")
+def deploy(ctx: JobContext, params: DeployParams) -> dict[str, Any]:
+    """Point an alias at a version whose latest evaluation passed (or forced, with a reason)."""
+    version_ref = _pipeline_version(ctx, params.model, params.version)
+    with ctx.session() as session:
+        row, evaluation = registry.check_deployable(
+            session=session, name=params.model, version=version_ref, force=params.force
+        )
+        move = registry.move_alias(
+            session=session,
+            name=params.model,
+            alias=params.alias,
+            to_version=row.version,
+            action="force-deploy" if params.force else "deploy",
+            actor=f"job:{ctx.job_id}",
+            reason=params.reason,
+            job_id=ctx.job_id,
+            now=ctx.now(),
+        )
+        return {
+            "model": params.model,
+            "alias": params.alias,
+            "from_version": move.deployment.from_version,
+            "to_version": move.deployment.to_version,
+            "forced": params.force,
+            "evaluation_job": evaluation.job_id if evaluation else None,
+        }
+
+
+@job_task("mlops.rollback")
+def rollback(ctx: JobContext, params: RollbackParams) -> dict[str, Any]:
+    """Move an alias back to the version it held before."""
+    with ctx.session() as session:
+        target = registry.rollback_target(session=session, name=params.model, alias=params.alias)
+        move = registry.move_alias(
+            session=session,
+            name=params.model,
+            alias=params.alias,
+            to_version=target,
+            action="rollback",
+            actor=f"job:{ctx.job_id}",
+            reason=params.reason,
+            job_id=ctx.job_id,
+            now=ctx.now(),
+        )
+        return {
+            "model": params.model,
+            "alias": params.alias,
+            "from_version": move.deployment.from_version,
+            "to_version": move.deployment.to_version,
+        }
+
+
+def _serving_version(
+    ctx: JobContext, model: str, version: int | None, alias: str | None
+) -> ModelVersion:
+    with ctx.session() as session:
+        if version is not None:
+            return registry.get_version(session=session, name=model, version=version)
+        return registry.resolve_alias(session=session, name=model, alias=alias or "production")
+
+
+@job_task("mlops.predict_batch")
+def predict_batch(ctx: JobContext, params: PredictBatchParams) -> dict[str, Any]:
+    """Predict every row of a dataset; write predictions.csv; record the version used."""
+    version = _serving_version(ctx, params.model, params.version, params.alias)
+    features = schema_frame(load_features(ctx, params), version)
+    ctx.progress(0.3, f"predicting {len(features)} rows with v{version.version}", force=True)
+    predictions, probabilities = predict(_model_of(ctx, version), features)
+    out = pd.DataFrame({"row": range(len(features)), "prediction": predictions})
+    if probabilities is not None:
+        for label in probabilities[0] if probabilities else []:
+            out[f"p_{label}"] = [p[label] for p in probabilities]
+    artifact = ctx.save_artifact("predictions.csv", out.to_csv(index=False).encode(), "text/csv")
+    return {
+        "model": params.model,
+        "version": version.version,
+        "rows": len(out),
+        "artifact": {k: artifact[k] for k in ("name", "size", "sha256")},
+    }
+
+
+@job_task("mlops.check_drift")
+def check_drift(ctx: JobContext, params: CheckDriftParams) -> dict[str, Any]:
+    """Compare a dataset with a version's training data; optionally retrain on drift."""
+    version = _serving_version(ctx, params.model, params.version, params.alias)
+    if not version.reference_profile:
+        raise InvalidInput(f"{params.model} v{version.version} has no training-data profile")
+    features = load_features(ctx, params)
+    try:
+        report = drift_report(
+            version.reference_profile,
+            features,
+            schema=version.feature_schema,
+            alpha=params.alpha,
+            share_threshold=params.share_threshold,
+        )
+    except DriftError as exc:
+        raise InvalidInput(str(exc)) from exc
+    retrain_job = None
+    if report["drift"] and params.on_drift == "retrain":
+        retrain_job = _submit_retrain(ctx, params, version)
+    with ctx.session() as session:
+        registry.record_drift(
+            session=session,
+            now=ctx.now(),
+            values={
+                "model_name": params.model,
+                "version": version.version,
+                "job_id": ctx.job_id,
+                "dataset": params.dataset_label,
+                "drift": bool(report["drift"]),
+                "report": report,
+                "retrain_job_id": retrain_job,
+            },
+        )
+    return {
+        "model": params.model,
+        "version": version.version,
+        "drift": bool(report["drift"]),
+        "verdict": report["verdict"],
+        "drifted_features": report["drifted_features"],
+        "share_drifted": report["share_drifted"],
+        "retrain_job_id": retrain_job,
+        "features": report["features"],
+    }
+
+
+def _submit_retrain(ctx: JobContext, params: CheckDriftParams, version: ModelVersion) -> str:
+    """A training job like the version's: on the new data if it has the target, else the old."""
+    train_params: dict[str, Any] = {
+        "model": params.model,
+        "estimator": version.estimator,
+        "params": version.params,
+    }
+    if params.file_id and version.target:
+        train_params.update(file_id=params.file_id, target=version.target)
+    elif version.dataset.startswith("file:"):
+        train_params.update(file_id=version.dataset[5:], target=version.target)
+    else:
+        train_params["dataset"] = version.dataset
+    with ctx.session() as session:
+        job, _ = submit(
+            session=session,
+            producer=current_app,
+            kind_name="mlops.train",
+            params=train_params,
+            idempotency_key=f"retrain-after-{ctx.job_id}",
+            origin=f"drift:{ctx.job_id}",
+        )
+        return job.id

@@ -10,7 +10,7 @@ from celery import current_app
 from core import jobs
 from core.broker import message_ids_in_broker, visibility_timeout_s
 from core.catalog import CATALOG, POOL_QUEUES, SYSTEM_QUEUE
-from core.errors import InvalidInput
+from core.errors import InvalidInput, Unavailable
 from core.models import JobStatus
 from core.params.system import EchoParams, HousekeepingParams, RetentionParams
 from core.storage import BlobStore
@@ -26,6 +26,8 @@ def echo(ctx: JobContext, params: EchoParams) -> dict[str, Any]:
     while (left := deadline - time.monotonic()) > 0:
         ctx.progress(1 - left / params.sleep_s, "waiting")
         time.sleep(min(0.2, left))
+    if ctx.attempt <= params.transient_failures:
+        raise Unavailable(f"simulated outage on attempt {ctx.attempt}")
     if params.fail_with is not None:
         raise InvalidInput(params.fail_with)
     return {"payload": params.payload, "worker": ctx.worker, "attempt": ctx.attempt}
@@ -42,7 +44,7 @@ def housekeeping(ctx: JobContext, params: HousekeepingParams) -> dict[str, Any]:
     failed: list[str] = []
     with ctx.session() as session:
         for job in jobs.queued_before(session=session, before=jobs.age_cutoff(now, lost_after_s)):
-            if job.id == ctx.job_id:
+            if job.id == ctx.job_id or jobs.waits_for_earlier_step(session=session, job=job):
                 continue
             action = decide_queued(
                 QueuedJob(job.id, job.updated_at, job.resends),

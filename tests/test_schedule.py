@@ -28,11 +28,17 @@ def test_webhook_delivery_and_the_example_scan_are_scheduled_only_when_configure
             "TRIOPS_INCIDENT_WEBHOOK_URL": "http://127.0.0.1:9/hook",
             "TRIOPS_AIOPS_SCAN_INTERVAL_S": "3600",
             "TRIOPS_AIOPS_SCAN_PARAMS": '{"file_id": "00000000-0000-4000-8000-000000000000"}',
+            "TRIOPS_DRIFT_CHECKS": '{"churn": {"dataset": "sklearn:breast_cancer"}}',
         }
     )
     schedule = beat_schedule(settings)
     assert schedule["incident-notifications"]["task"] == "aiops.deliver_notifications"
     assert schedule["aiops-scan"]["kwargs"]["params"]["file_id"].startswith("0000")
+    assert schedule["drift-churn"]["kwargs"]["params"] == {
+        "model": "churn",
+        "alias": "production",
+        "dataset": "sklearn:breast_cancer",
+    }
 
 
 def test_every_scheduled_kind_is_in_the_catalog_with_valid_default_params(

@@ -35,4 +35,11 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         schedule["aiops-scan"] = _every(
             settings.aiops_scan_kind, settings.aiops_scan_interval_s, settings.aiops_scan_params
         )
+    for model, source in settings.drift_checks.items():
+        # Off by default: name the models and the data to compare with their training data.
+        schedule[f"drift-{model}"] = _every(
+            "mlops.check_drift",
+            settings.drift_check_interval_s,
+            {"model": model, "alias": "production", **source},
+        )
     return schedule

@@ -15,6 +15,12 @@ class EchoParams(Params):
     fail_with: str | None = Field(
         default=None, max_length=500, description="If set, the job fails with this message."
     )
+    transient_failures: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="Fail the first N attempts as if a service were down (exercises retries).",
+    )
 
 
 class HousekeepingParams(Params):

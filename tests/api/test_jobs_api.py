@@ -45,7 +45,12 @@ def test_a_submitted_job_is_queued_with_its_message_in_redis(
 ) -> None:
     job = submit(client, params={"payload": [1, 2]})
     assert job["status"] == "queued" and job["queue"] == "system"
-    assert job["params"] == {"payload": [1, 2], "sleep_s": 0.0, "fail_with": None}
+    assert job["params"] == {
+        "payload": [1, 2],
+        "sleep_s": 0.0,
+        "fail_with": None,
+        "transient_failures": 0,
+    }
     assert job["enqueued_at"] is not None
     assert job["id"] in message_ids_in_broker(create_celery(settings), ["system"])
     assert client.get(f"/api/v1/jobs/{job['id']}").json()["id"] == job["id"]

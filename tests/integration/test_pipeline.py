@@ -176,3 +176,19 @@ def test_a_redelivered_message_of_a_finished_job_does_not_run_it_again(stack: St
         again = client.job(done["id"])
     assert again["attempts"] == 1
     assert again["finished_at"] == done["finished_at"]
+
+
+def test_transient_failures_are_retried_with_backoff_up_to_the_attempt_limit(
+    stack: Stack,
+) -> None:
+    with stack.client() as client:
+        recovered = client.wait(
+            client.submit("system.echo", {"payload": "ok", "transient_failures": 2})["id"],
+            timeout_s=60,
+        )
+        exhausted = client.wait(
+            client.submit("system.echo", {"transient_failures": 5})["id"], timeout_s=60
+        )
+    assert recovered["status"] == "succeeded" and recovered["attempts"] == 3
+    assert exhausted["status"] == "failed" and exhausted["attempts"] == 3
+    assert exhausted["error"]["type"] == "Unavailable"
