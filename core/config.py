@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_url: str = ""
+    api_workers: int = 1
     max_upload_bytes: int = 200 * 1024 * 1024
 
     flower_port: int = 5555

@@ -81,11 +81,20 @@ def aliases(*, session: Session, name: str) -> dict[str, int]:
 
 
 def resolve_alias(*, session: Session, name: str, alias: str) -> ModelVersion:
-    row = session.get(ModelAlias, (name, alias))
-    if row is None:
+    """The version an alias points at now (one query: serving runs this per request)."""
+    found = session.scalar(
+        select(ModelVersion)
+        .join(
+            ModelAlias,
+            (ModelAlias.model_name == ModelVersion.model_name)
+            & (ModelAlias.version == ModelVersion.version),
+        )
+        .where(ModelAlias.model_name == name, ModelAlias.alias == alias)
+    )
+    if found is None:
         get_model(session=session, name=name)
         raise NotFound(f"model {name!r} has no alias {alias!r}")
-    return get_version(session=session, name=name, version=row.version)
+    return found
 
 
 def version_by_job(*, session: Session, job_id: str) -> ModelVersion | None:

@@ -54,6 +54,7 @@ def api(host: str | None, port: int | None) -> None:
         port=port or settings.api_port,
         proxy_headers=True,
         log_level="info",
+        workers=settings.api_workers,
     )
 
 
