@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +28,7 @@ from core.models import (
 )
 
 PRODUCTION = "production"
+R = TypeVar("R", Evaluation, DriftReport)
 
 
 def get_model(*, session: Session, name: str) -> MLModel:
@@ -141,16 +142,21 @@ def register_version(
 # --- evaluations ------------------------------------------------------------------------
 
 
-def record_evaluation(*, session: Session, values: dict[str, Any], now: datetime) -> Evaluation:
+def _record_once(session: Session, model: type[R], values: dict[str, Any], now: datetime) -> R:
+    """Insert a row made by a job, unless that job already made it (a rerun)."""
     job_id = values.get("job_id")
     if job_id is not None:
-        existing = session.scalar(select(Evaluation).where(Evaluation.job_id == job_id))
+        existing = session.scalar(select(model).where(model.job_id == job_id))
         if existing is not None:
             return existing
-    row = Evaluation(created_at=now, **values)
+    row = model(created_at=now, **values)
     session.add(row)
     session.flush()
     return row
+
+
+def record_evaluation(*, session: Session, values: dict[str, Any], now: datetime) -> Evaluation:
+    return _record_once(session, Evaluation, values, now)
 
 
 def latest_evaluation(*, session: Session, name: str, version: int) -> Evaluation | None:
@@ -252,15 +258,7 @@ def rollback_target(*, session: Session, name: str, alias: str) -> int:
 
 
 def record_drift(*, session: Session, values: dict[str, Any], now: datetime) -> DriftReport:
-    job_id = values.get("job_id")
-    if job_id is not None:
-        existing = session.scalar(select(DriftReport).where(DriftReport.job_id == job_id))
-        if existing is not None:
-            return existing
-    row = DriftReport(created_at=now, **values)
-    session.add(row)
-    session.flush()
-    return row
+    return _record_once(session, DriftReport, values, now)
 
 
 def drift_reports(*, session: Session, name: str, limit: int = 50) -> list[DriftReport]:

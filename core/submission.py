@@ -45,6 +45,18 @@ def prepare(
     return kind, clean
 
 
+def prepare_all(*, session: Session, items: list[tuple[str, dict[str, Any]]], noun: str) -> None:
+    """Validate many submissions at once; InvalidInput lists every bad one by index."""
+    problems = []
+    for index, (kind_name, params) in enumerate(items):
+        try:
+            prepare(session=session, kind_name=kind_name, params=params)
+        except InvalidInput as exc:
+            problems.append({"index": index, **exc.to_dict()})
+    if problems:
+        raise InvalidInput(f"{len(problems)} of {len(items)} {noun} are invalid", details=problems)
+
+
 def precheck(*, session: Session, kind: JobKind, params: dict[str, Any]) -> None:
     """Refuse at submit what the task would refuse anyway (unknown model, failed gate...)."""
     if kind.name.startswith("mlops."):

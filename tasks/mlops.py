@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 from celery import current_app
+from sqlalchemy.orm import Session
 
 from core import registry
 from core.errors import GateFailed, InvalidInput
@@ -296,25 +297,49 @@ def deploy(ctx: JobContext, params: DeployParams) -> dict[str, Any]:
         row, evaluation = registry.check_deployable(
             session=session, name=params.model, version=version_ref, force=params.force
         )
-        move = registry.move_alias(
-            session=session,
-            name=params.model,
-            alias=params.alias,
-            to_version=row.version,
+        moved = _move_alias(
+            ctx,
+            session,
+            params.model,
+            params.alias,
+            row.version,
             action="force-deploy" if params.force else "deploy",
-            actor=f"job:{ctx.job_id}",
             reason=params.reason,
-            job_id=ctx.job_id,
-            now=ctx.now(),
         )
         return {
-            "model": params.model,
-            "alias": params.alias,
-            "from_version": move.deployment.from_version,
-            "to_version": move.deployment.to_version,
+            **moved,
             "forced": params.force,
             "evaluation_job": evaluation.job_id if evaluation else None,
         }
+
+
+def _move_alias(
+    ctx: JobContext,
+    session: Session,
+    model: str,
+    alias: str,
+    to_version: int,
+    *,
+    action: str,
+    reason: str | None,
+) -> dict[str, Any]:
+    move = registry.move_alias(
+        session=session,
+        name=model,
+        alias=alias,
+        to_version=to_version,
+        action=action,
+        actor=f"job:{ctx.job_id}",
+        reason=reason,
+        job_id=ctx.job_id,
+        now=ctx.now(),
+    )
+    return {
+        "model": model,
+        "alias": alias,
+        "from_version": move.deployment.from_version,
+        "to_version": move.deployment.to_version,
+    }
 
 
 @job_task("mlops.rollback")
@@ -322,23 +347,15 @@ def rollback(ctx: JobContext, params: RollbackParams) -> dict[str, Any]:
     """Move an alias back to the version it held before."""
     with ctx.session() as session:
         target = registry.rollback_target(session=session, name=params.model, alias=params.alias)
-        move = registry.move_alias(
-            session=session,
-            name=params.model,
-            alias=params.alias,
-            to_version=target,
+        return _move_alias(
+            ctx,
+            session,
+            params.model,
+            params.alias,
+            target,
             action="rollback",
-            actor=f"job:{ctx.job_id}",
             reason=params.reason,
-            job_id=ctx.job_id,
-            now=ctx.now(),
         )
-        return {
-            "model": params.model,
-            "alias": params.alias,
-            "from_version": move.deployment.from_version,
-            "to_version": move.deployment.to_version,
-        }
 
 
 def _serving_version(

@@ -11,7 +11,6 @@ from fastapi.responses import StreamingResponse
 from api.deps import ProducerDep, SessionDep, SettingsDep
 from api.schemas import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, JobSubmit
 from core import jobs, submission
-from core.errors import InvalidInput
 from core.models import Artifact, Job, JobStatus, utcnow
 from core.pagination import MAX_PAGE
 from core.storage import CHUNK_BYTES, BlobStore
@@ -45,16 +44,9 @@ def submit_job(
 @router.post("/jobs:batch", response_model=BatchOut, status_code=status.HTTP_202_ACCEPTED)
 def submit_batch(body: BatchSubmit, session: SessionDep, producer: ProducerDep) -> BatchOut:
     """Submit many jobs; all are validated first, so one bad job submits none."""
-    problems = []
-    for index, item in enumerate(body.jobs):
-        try:
-            submission.prepare(session=session, kind_name=item.kind, params=item.params)
-        except InvalidInput as exc:
-            problems.append({"index": index, **exc.to_dict()})
-    if problems:
-        raise InvalidInput(
-            f"{len(problems)} of {len(body.jobs)} jobs are invalid", details=problems
-        )
+    submission.prepare_all(
+        session=session, items=[(j.kind, j.params) for j in body.jobs], noun="jobs"
+    )
     out: list[Job] = []
     created: list[bool] = []
     for item in body.jobs:

@@ -274,16 +274,9 @@ def _pipeline_out(session: SessionDep, pipeline: Pipeline) -> PipelineOut:
 @router.post("/pipelines", response_model=PipelineOut, status_code=status.HTTP_202_ACCEPTED)
 def create_pipeline(body: PipelineIn, session: SessionDep, producer: ProducerDep) -> PipelineOut:
     """Run steps in order as a Celery chain; a failed step (or gate) stops the rest."""
-    problems = []
-    for index, step in enumerate(body.steps):
-        try:
-            submission.prepare(session=session, kind_name=step.kind, params=step.params)
-        except InvalidInput as exc:
-            problems.append({"index": index, **exc.to_dict()})
-    if problems:
-        raise InvalidInput(
-            f"{len(problems)} of {len(body.steps)} steps are invalid", details=problems
-        )
+    submission.prepare_all(
+        session=session, items=[(s.kind, s.params) for s in body.steps], noun="steps"
+    )
     pipeline = submission.submit_pipeline(
         session=session,
         producer=producer,
