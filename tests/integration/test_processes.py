@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -55,3 +59,38 @@ def test_flower_behind_basic_auth_lists_the_worker_of_each_pool(stack: Stack) ->
         flower.stop()
     assert {"aiops", "mlops", "dataops"} <= names, flower.log.read_text()[-2000:]
     assert refused == 401
+
+
+def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**stack.env, "TRIOPS_API_URL": stack.api_url}
+    return subprocess.run(
+        [sys.executable, "-m", "workers.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_cli_submits_waits_shows_and_lists_jobs(stack: Stack, tmp_path: Path) -> None:
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"payload": {"from": "file"}}))
+    submitted = _cli(
+        stack, "submit", "system.echo", "--params-file", str(params), "-p", "sleep_s=0.5", "--wait"
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.splitlines()[0]
+    body = json.loads(submitted.stdout[len(job_id) :])
+    assert body["status"] == "succeeded" and body["result"]["payload"] == {"from": "file"}
+
+    shown = _cli(stack, "status", job_id)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == job_id
+    listed = _cli(stack, "jobs", "--kind", "system.echo")
+    assert listed.returncode == 0 and job_id in listed.stdout and "STATUS" in listed.stdout
+
+    failed = _cli(stack, "submit", "system.echo", "-p", "fail_with=nope", "--wait")
+    assert failed.returncode == 1 and '"failed"' in failed.stdout
+    refused = _cli(stack, "submit", "system.nope")
+    assert refused.returncode == 1 and "known_kinds" in refused.stderr
+    healthy = _cli(stack, "health", "--check")
+    assert healthy.returncode == 0
