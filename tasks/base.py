@@ -139,18 +139,23 @@ class JobTask(Task):
         kind = CATALOG[self.name]
         job_id: str = self.request.id
         worker: str = self.request.hostname or os.uname().nodename
-        with session_scope(settings) as session:
-            if "params" in kwargs:
-                jobs.adopt_job(session=session, kind=kind, job_id=job_id, params=kwargs["params"])
-            job = jobs.start_attempt(session=session, job_id=job_id, worker=worker, now=utcnow())
-            if job is None:
-                logger.info("job %s is finished or unknown; message dropped", job_id)
-                stored = session.get(Job, job_id)
-                if stored is not None and stored.status == JobStatus.CANCELLED:
-                    jobs.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
-                    raise Ignore()  # a cancelled step also stops the chain it is part of
-                return None
-            params, attempt = dict(job.params), job.attempts
+        try:
+            started = self._start(settings, kind, job_id, worker, kwargs)
+        except SQLOperationalError as exc:
+            # The database is down before the job even started: the message goes back
+            # to the broker for later, and nothing is lost.
+            delay = compute_backoff(
+                self.request.retries + 1,
+                factor_s=settings.retry_backoff_s,
+                jitter=0.5,
+                max_backoff_s=settings.retry_max_backoff_s,
+                rand=random.random(),
+            )
+            logger.warning("job %s: database unavailable at start; retry in %.1f s", job_id, delay)
+            raise self.retry(countdown=delay, exc=exc, max_retries=None) from exc
+        if started is None:
+            return None
+        params, attempt = started
         ctx = JobContext(
             job_id=job_id, kind=kind, attempt=attempt, worker=worker, settings=settings
         )
@@ -184,6 +189,24 @@ class JobTask(Task):
                 result=result,
             )
         return result
+
+    def _start(
+        self, settings: Settings, kind: JobKind, job_id: str, worker: str, kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], int] | None:
+        """Mark the job running; None when its message must be dropped (finished job)."""
+        with session_scope(settings) as session:
+            if "params" in kwargs:
+                jobs.adopt_job(session=session, kind=kind, job_id=job_id, params=kwargs["params"])
+            job = jobs.start_attempt(session=session, job_id=job_id, worker=worker, now=utcnow())
+            if job is None:
+                logger.info("job %s is finished or unknown; message dropped", job_id)
+                stored = session.get(Job, job_id)
+                if stored is not None and stored.status == JobStatus.CANCELLED:
+                    jobs.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
+                    session.commit()
+                    raise Ignore()  # a cancelled step also stops the chain it is part of
+                return None
+            return dict(job.params), job.attempts
 
     def _record_retry(
         self, settings: Settings, job_id: str, exc: BaseException, delay_s: float
