@@ -21,7 +21,7 @@ from core.params.aiops import (
     ForecastCapacityParams,
     ParseLogsParams,
 )
-from core.params.dataops import ProfileParams
+from core.params.dataops import EtlParams, ProfileParams, ValidateParams
 from core.params.mlops import (
     CheckDriftParams,
     DeployParams,
@@ -211,6 +211,21 @@ _KINDS = (
         "dataops",
         ProfileParams,
         "Profiles an uploaded CSV: rows, columns, dtypes, nulls, basic statistics.",
+        time_limit_s=1800,
+    ),
+    JobKind(
+        "dataops.etl",
+        "dataops",
+        EtlParams,
+        "Extracts a file, transforms it, checks it, quarantines bad rows and loads the rest "
+        "into a warehouse table and/or a dataset version.",
+        time_limit_s=3600,
+    ),
+    JobKind(
+        "dataops.validate",
+        "dataops",
+        ValidateParams,
+        "Runs an ETL spec's checks alone and returns the failure report.",
         time_limit_s=1800,
     ),
 )

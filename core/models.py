@@ -410,3 +410,53 @@ class DriftReport(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_drift_reports_version", "model_name", "version"),)
+
+
+# --- DataOps ------------------------------------------------------------------------------
+
+
+class DatasetRecord(Base):
+    __tablename__ = "datasets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetVersion(Base):
+    """A dataset's content at one point: fingerprint, schema, stats, and where it came from."""
+
+    __tablename__ = "dataset_versions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    dataset: Mapped[str] = mapped_column(
+        String(100), ForeignKey("datasets.name", ondelete="CASCADE")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    url: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    inputs: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("dataset", "version", name="uq_dataset_versions"),
+        Index("ix_dataset_versions_fingerprint", "dataset", "fingerprint"),
+    )
+
+
+class EtlLoad(Base):
+    """A job's load into a warehouse table, written in the load's own transaction."""
+
+    __tablename__ = "etl_loads"
+
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    target_table: Mapped[str] = mapped_column(String(100))
+    mode: Mapped[str] = mapped_column(String(20))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

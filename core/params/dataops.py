@@ -1,8 +1,16 @@
-"""Params of the `dataops.*` kinds."""
+"""Params of the `dataops.*` kinds.
+
+The ETL spec's transforms and checks are validated at submit by the domain's own models
+(imported lazily, as they bring pandas), so an unknown transform or check, a bad
+expression or regex is a 422 before anything runs.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.params.common import FileId, Params
 
@@ -11,4 +19,93 @@ class ProfileParams(Params):
     file_id: FileId = Field(description="An uploaded CSV file (POST /api/v1/files).")
     sample_rows: int | None = Field(
         default=None, gt=0, description="Profile only the first N rows (default: all)."
+    )
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file_id: FileId | None = Field(default=None, description="An uploaded file.")
+    path: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="A file under $TRIOPS_HOME/data (relative path).",
+    )
+    format: Literal["csv", "jsonl", "parquet"] | None = Field(
+        default=None, description="Default: from the file name (csv otherwise)."
+    )
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _inside_data_dir(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        pure = PurePosixPath(value)
+        if pure.is_absolute() or ".." in pure.parts or "\\" in value or "\x00" in value:
+            raise ValueError("path must be relative to the data directory, without '..'")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> Source:
+        if (self.file_id is None) == (self.path is None):
+            raise ValueError("give exactly one of file_id or path")
+        return self
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    table: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,50}$",
+        description="Warehouse table (wh_<table> in the triops database).",
+    )
+    mode: Literal["append", "replace", "upsert"] = "replace"
+    keys: list[str] = Field(default_factory=list, max_length=20)
+    dataset: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_.-]{0,99}$",
+        description="Also write a dataset version (Parquet) under this name.",
+    )
+
+    @model_validator(mode="after")
+    def _checks(self) -> Target:
+        if self.table is None and self.dataset is None:
+            raise ValueError("a target needs a table, a dataset, or both")
+        if self.mode == "upsert" and not self.keys:
+            raise ValueError("upsert needs keys")
+        return self
+
+
+def _validate_steps(transforms: list[Any], checks: list[Any]) -> None:
+    from pydantic import ValidationError
+
+    from domain.dataops.spec import EtlSteps
+
+    try:
+        EtlSteps.model_validate({"transforms": transforms, "checks": checks})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ValueError(problems) from exc
+
+
+class ValidateParams(Params):
+    source: Source
+    transforms: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
+    checks: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _steps(self) -> ValidateParams:
+        _validate_steps(self.transforms, self.checks)
+        return self
+
+
+class EtlParams(ValidateParams):
+    target: Target
+    max_reject_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="Fail before loading above this share quarantined."
     )

@@ -1,0 +1,109 @@
+"""DataOps resources: datasets and their versions, with lineage and downloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import SessionDep, SettingsDep
+from core import datasets
+from core.models import DatasetVersion
+from core.storage import CHUNK_BYTES, BlobStore
+
+router = APIRouter(tags=["dataops"])
+
+
+class VersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    dataset: str
+    version: int
+    fingerprint: str
+    rows: int
+    columns: list[Any]
+    sha256: str
+    size: int
+    job_id: str | None
+    created_at: datetime
+
+
+class VersionDetail(VersionOut):
+    stats: dict[str, Any]
+    upstream: list[Any]
+    downstream: list[str]
+
+
+class DatasetOut(BaseModel):
+    name: str
+    latest_version: int | None
+    versions: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@router.get("/datasets", response_model=list[DatasetOut])
+def list_datasets(session: SessionDep) -> list[DatasetOut]:
+    """Every dataset with its latest version."""
+    out = []
+    for dataset in datasets.list_datasets(session=session):
+        rows = datasets.versions(session=session, name=dataset.name)
+        out.append(
+            DatasetOut(
+                name=dataset.name,
+                latest_version=rows[0].version if rows else None,
+                versions=len(rows),
+                created_at=dataset.created_at,
+                updated_at=dataset.updated_at,
+            )
+        )
+    return out
+
+
+@router.get("/datasets/{name}", response_model=list[VersionOut])
+def dataset_versions(name: str, session: SessionDep) -> list[DatasetVersion]:
+    """The versions of a dataset, newest first."""
+    return datasets.versions(session=session, name=name)
+
+
+@router.get("/datasets/{name}/versions/{version}", response_model=VersionDetail)
+def dataset_version(name: str, version: int, session: SessionDep) -> VersionDetail:
+    """One version: schema, column statistics, lineage upstream (inputs) and downstream."""
+    row = datasets.get_version(session=session, name=name, version=version)
+    below = datasets.downstream(session=session, name=name, version=version)
+    return VersionDetail(
+        **VersionOut.model_validate(row).model_dump(),
+        stats=row.stats,
+        upstream=row.inputs,
+        downstream=[f"{v.dataset}@{v.version}" for v in below],
+    )
+
+
+@router.get(
+    "/datasets/{name}/versions/{version}/download",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+)
+def download_version(
+    name: str, version: int, session: SessionDep, settings: SettingsDep
+) -> StreamingResponse:
+    """The version's content as Parquet."""
+    row = datasets.get_version(session=session, name=name, version=version)
+    handle = BlobStore(settings.artifacts_url).open(row.url)
+
+    def stream() -> Any:
+        with handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                yield chunk
+
+    return StreamingResponse(
+        stream(),
+        media_type="application/vnd.apache.parquet",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-v{version}.parquet"',
+            "X-Checksum-SHA256": row.sha256,
+        },
+    )

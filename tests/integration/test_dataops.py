@@ -1,0 +1,178 @@
+"""A messy CSV through dataops.etl on a real dataops worker: every row accounted for, bad
+rows quarantined with reasons, clean rows in the warehouse, a dataset version, and the
+same table after a rerun."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from core.db import get_engine
+from tests.integration.conftest import TOKEN, Stack
+from workers.client import TriopsClient
+
+pytestmark = pytest.mark.integration
+
+MESSY = """id,name,age,email,signup,score
+1, Ada ,36,ADA@example.com,2026-01-03,91.5
+2,Brian,41,brian@example.com,2026-01-04,77
+2,Brian,41,brian@example.com,2026-01-04,77
+3,,29,cara@example.com,2026-01-05,88
+4,Dan,abc,dan@example.com,2026-01-06,65
+5,Eve,200,eve@example.com,2026-01-07,70
+6,Finn,33,finn-at-example.com,2026-01-08,82
+7,Gus,50,gus@example.com,not a date,60
+8,Hal,45,hal@example.com,2026-01-09,
+9,Ivy,38,ivy@example.com,2026-01-10,93,unexpected
+10,Jo,27,jo@example.com,2026-01-11,85
+"""
+
+SPEC: dict[str, Any] = {
+    "transforms": [
+        {"type": "strip", "columns": ["name", "email"]},
+        {"type": "lower", "columns": ["email"]},
+        {
+            "type": "cast",
+            "columns": {"id": "int", "age": "int", "score": "float"},
+            "on_error": "quarantine",
+        },
+        {"type": "parse_datetime", "column": "signup", "on_error": "quarantine"},
+        {"type": "deduplicate", "keys": ["id"], "keep": "first"},
+        {"type": "filter", "expr": "score is not null"},
+    ],
+    "checks": [
+        {"type": "not_null", "columns": ["name"], "severity": "error"},
+        {"type": "range", "column": "age", "min": 0, "max": 120, "severity": "error"},
+        {"type": "regex", "column": "email", "pattern": r"[^@]+@[^@]+\.[a-z]+", "severity": "warn"},
+    ],
+    "target": {"table": "people", "mode": "upsert", "keys": ["id"], "dataset": "people"},
+    "max_reject_ratio": 0.6,
+}
+
+
+def run_etl(client: TriopsClient, params: dict[str, Any]) -> dict[str, Any]:
+    done = client.wait(client.submit("dataops.etl", params)["id"], timeout_s=90)
+    assert done["worker"].startswith("dataops@")
+    return done
+
+
+def test_a_messy_csv_is_cleaned_quarantined_loaded_and_versioned_once(
+    stack: Stack, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(MESSY)
+    with stack.client() as client:
+        uploaded = client.upload(path)
+        params = {**SPEC, "source": {"file_id": uploaded["id"]}}
+        first = run_etl(client, params)
+        assert first["status"] == "succeeded", first["error"]
+        rows = first["result"]["rows"]
+        assert rows["read"] == 11
+        assert (
+            rows["read"]
+            == rows["loaded"] + rows["quarantined"] + rows["filtered"] + rows["deduplicated"]
+        )
+        assert rows["deduplicated"] == 1 and rows["filtered"] == 1
+        assert rows["by_rule"]["parse"] == 1  # the line with an extra field
+        assert rows["quarantined"] == 5  # bad age text, bad date, no name, age 200, broken line
+        assert rows["loaded"] == 4
+        assert first["result"]["target_changes"] == {"inserted": 4, "updated": 0, "deleted": 0}
+        warned = [r for r in first["result"]["checks"]["results"] if r["check"] == "regex"]
+        assert warned and warned[0]["failed"] == 1  # a warning: reported, still loaded
+
+        quarantine = client.http.get(f"/jobs/{first['id']}/artifacts/quarantine.csv")
+        reasons = list(csv.DictReader(io.StringIO(quarantine.text)))
+        assert len(reasons) == 5 and all(r["_reason"] for r in reasons)
+        assert any(r.get("_line_number") == "11" for r in reasons)
+
+        again = run_etl(client, params)
+        assert again["status"] == "succeeded"
+        assert again["result"]["target_changes"] == {"inserted": 0, "updated": 0, "deleted": 0}
+        assert again["result"]["dataset"]["new"] is False
+        version = client.http.get("/datasets/people/versions/1").json()
+        download = client.http.get("/datasets/people/versions/1/download")
+    with get_engine(stack.settings).connect() as conn:
+        loaded = conn.execute(text("SELECT id, name, email FROM wh_people ORDER BY id")).all()
+    assert [r[0] for r in loaded] == [1, 2, 6, 10]
+    assert loaded[0][1] == "Ada" and loaded[0][2] == "ada@example.com"
+    assert version["rows"] == 4 and version["upstream"][0]["file_id"] == uploaded["id"]
+    assert download.status_code == 200 and download.content[:4] == b"PAR1"
+
+
+def test_a_run_over_the_reject_ratio_loads_nothing(stack: Stack, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("id,score\n1,x\n2,y\n3,3.5\n")
+    spec = {
+        "source": {"file_id": None},
+        "transforms": [{"type": "cast", "columns": {"score": "float"}, "on_error": "quarantine"}],
+        "target": {"table": "scores", "mode": "replace"},
+        "max_reject_ratio": 0.5,
+    }
+    with stack.client() as client:
+        spec["source"] = {"file_id": client.upload(path)["id"]}
+        done = run_etl(client, spec)
+    assert done["status"] == "failed"
+    assert "max_reject_ratio" in done["error"]["message"]
+    with get_engine(stack.settings).connect() as conn:
+        exists = conn.execute(
+            text("SELECT count(*) FROM information_schema.tables WHERE table_name = 'wh_scores'")
+            if stack.settings.database_url.startswith("postgresql")
+            else text("SELECT count(*) FROM sqlite_master WHERE name = 'wh_scores'")
+        ).scalar()
+    assert exists == 0
+
+
+def test_bad_specs_are_refused_before_anything_runs(stack: Stack, tmp_path: Path) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with stack.client() as client:
+        outside = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {"source": {"path": "../../etc/passwd"}, "target": {"table": "x"}},
+            },
+            headers=headers,
+        )
+        assert outside.status_code == 422 and "data directory" in str(outside.json())
+        unknown = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {
+                    "source": {"path": "x.csv"},
+                    "transforms": [{"type": "explode"}],
+                    "target": {"table": "x"},
+                },
+            },
+        )
+        assert unknown.status_code == 422 and "explode" in str(unknown.json())
+        bad_expr = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {
+                    "source": {"path": "x.csv"},
+                    "transforms": [{"type": "filter", "expr": "__import__('os')"}],
+                    "target": {"table": "x"},
+                },
+            },
+        )
+        assert bad_expr.status_code == 422
+        path = tmp_path / "few.csv"
+        path.write_text("a,b\n1,2\n")
+        column = client.wait(
+            client.submit(
+                "dataops.etl",
+                {
+                    "source": {"file_id": client.upload(path)["id"]},
+                    "checks": [{"type": "not_null", "columns": ["prcie"]}],
+                    "target": {"table": "few"},
+                },
+            )["id"]
+        )
+    assert column["status"] == "failed" and "prcie" in column["error"]["message"]
