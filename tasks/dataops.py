@@ -156,7 +156,7 @@ def validate(ctx: JobContext, params: ValidateParams) -> dict[str, Any]:
 def etl(ctx: JobContext, params: EtlParams) -> dict[str, Any]:
     """Extract → transform → check → quarantine → load; every row accounted for."""
     steps = _steps(params)
-    frame, broken, lineage = read_source(ctx, params.source)
+    frame, broken, lineage = read_source(ctx, params.resolved_source())
     ctx.progress(0.2, f"read {len(frame)} rows", force=True)
     _check_columns(steps, frame)
     try:

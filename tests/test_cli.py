@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from workers.cli import main, parse_param, progress_bar
+from workers.cli import expand_range, main, parse_param, progress_bar
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,20 @@ def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("date=2026-02-27..2026-03-01", ("date", ["2026-02-27", "2026-02-28", "2026-03-01"])),
+        ("shard=1..3", ("shard", ["1", "2", "3"])),
+    ],
+)
+def test_a_backfill_range_expands_to_every_day_or_integer(text: str, expected: tuple) -> None:
+    assert expand_range(text) == expected
+
+
+@pytest.mark.parametrize("text", ["date=2026-01-05..2026-01-01", "x=a..b", "nodots", "n=1..5000"])
+def test_a_bad_backfill_range_is_refused(text: str) -> None:
+    with pytest.raises(click.BadParameter):
+        expand_range(text)

@@ -261,6 +261,100 @@ def jobs(kind: str | None, status_: str | None, limit: int) -> None:
         click.echo("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
 
 
+def expand_range(text: str) -> tuple[str, list[str]]:
+    """`name=START..END`: every day between two ISO dates, or every integer, inclusive."""
+    from datetime import date, timedelta
+
+    if "=" not in text or ".." not in text:
+        raise click.BadParameter(f"{text!r} is not name=START..END")
+    name, span = text.split("=", 1)
+    start, end = span.split("..", 1)
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        days = (last - first).days
+        values = [(first + timedelta(days=i)).isoformat() for i in range(days + 1)]
+    except ValueError:
+        try:
+            values = [str(i) for i in range(int(start), int(end) + 1)]
+        except ValueError as exc:
+            raise click.BadParameter(f"{span!r}: dates (YYYY-MM-DD) or integers") from exc
+    if not values or len(values) > 1000:
+        raise click.BadParameter(f"{span!r} gives {len(values)} values (1 to 1000)")
+    return name.strip(), values
+
+
+@main.group()
+def etl() -> None:
+    """DataOps ETL specs."""
+
+
+@etl.command("run")
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option("--param", "params", multiple=True, help="name=value for {name} in the source path.")
+@click.option(
+    "--range",
+    "span",
+    default=None,
+    help="Backfill: name=2026-11-01..2026-11-07 (days) or name=1..10, one run per value, in "
+    "order; the first failure stops the rest.",
+)
+@click.option("--wait", is_flag=True, help="Wait for the run(s) and print the results.")
+def etl_run(spec: str, params: tuple[str, ...], span: str | None, wait: bool) -> None:
+    """Run an ETL SPEC (YAML or JSON: source, transforms, checks, target)."""
+    import yaml
+
+    from workers.client import ApiError
+
+    loaded = yaml.safe_load(Path(spec).read_text())
+    if not isinstance(loaded, dict):
+        raise click.BadParameter("the spec must be a mapping with source, target, ...")
+    fixed = {k: str(v) for k, v in (parse_param(p) for p in params)}
+    runs = [fixed]
+    if span:
+        name, values = expand_range(span)
+        runs = [{**fixed, name: value} for value in values]
+    steps = [
+        {
+            "kind": "dataops.etl",
+            "params": {**loaded, "parameters": {**loaded.get("parameters", {}), **run}},
+        }
+        for run in runs
+    ]
+    with _client() as client:
+        try:
+            if len(steps) == 1:
+                ids = [client.submit("dataops.etl", steps[0]["params"])["id"]]
+            else:
+                response = client.http.post(
+                    "/pipelines", json={"name": f"backfill {spec}", "steps": steps}
+                )
+                body = client._json(response)
+                ids = [step["id"] for step in body["steps"]]
+                click.echo(f"pipeline {body['id']}")
+        except ApiError as exc:
+            _fail(json.dumps(exc.body, indent=2) if isinstance(exc.body, dict) else str(exc))
+        for job_id in ids:
+            click.echo(job_id)
+        if wait:
+            failed = False
+            for job_id in ids:
+                job = client.wait(job_id, timeout_s=24 * 3600)
+                click.echo(
+                    json.dumps(
+                        {
+                            "id": job_id,
+                            "status": job["status"],
+                            "result": job["result"],
+                            "error": job["error"],
+                        },
+                        indent=2,
+                    )
+                )
+                failed = failed or job["status"] != "succeeded"
+            if failed:
+                sys.exit(1)
+
+
 @main.command()
 @click.option("--check", is_flag=True, help="Exit 0 only when the stack is healthy.")
 def health(check: bool) -> None:

@@ -7,10 +7,18 @@ expression or regex is a 422 before anything runs.
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from core.params.common import FileId, Params
 
@@ -104,8 +112,41 @@ class ValidateParams(Params):
         return self
 
 
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,39})\}")
+
+
+def substitute(text: str, parameters: dict[str, str]) -> str:
+    """`{name}` placeholders replaced by parameter values (no format-string machinery)."""
+    return PLACEHOLDER.sub(lambda m: parameters[m.group(1)], text)
+
+
 class EtlParams(ValidateParams):
     target: Target
     max_reject_ratio: float = Field(
         default=0.1, ge=0, le=1, description="Fail before loading above this share quarantined."
     )
+    parameters: dict[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")],
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[A-Za-z0-9_:+-]+(\.[A-Za-z0-9_:+-]+)*$", max_length=100),
+        ],
+    ] = Field(
+        default_factory=dict,
+        description="Values for {name} placeholders in source.path, e.g. {'date': '2026-11-25'}.",
+    )
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> EtlParams:
+        if self.source.path is not None:
+            missing = sorted(set(PLACEHOLDER.findall(self.source.path)) - set(self.parameters))
+            if missing:
+                raise ValueError(f"source.path needs parameters {missing}")
+        return self
+
+    def resolved_source(self) -> Source:
+        if self.source.path is None or not self.parameters:
+            return self.source
+        return self.source.model_copy(
+            update={"path": substitute(self.source.path, self.parameters)}
+        )

@@ -176,3 +176,50 @@ def test_bad_specs_are_refused_before_anything_runs(stack: Stack, tmp_path: Path
             )["id"]
         )
     assert column["status"] == "failed" and "prcie" in column["error"]["message"]
+
+
+def test_a_backfill_runs_the_spec_once_per_day_from_the_data_directory(
+    stack: Stack, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    daily = stack.settings.data_root / "sales"
+    daily.mkdir(parents=True, exist_ok=True)
+    for day, amount in (("2026-01-01", 10), ("2026-01-02", 20), ("2026-01-03", 30)):
+        (daily / f"{day}.csv").write_text(f"day,amount\n{day},{amount}\n")
+    spec = tmp_path / "sales.yaml"
+    spec.write_text(
+        yaml.safe_dump(
+            {
+                "source": {"path": "sales/{date}.csv"},
+                "transforms": [{"type": "cast", "columns": {"amount": "int"}, "on_error": "fail"}],
+                "target": {"table": "sales", "mode": "upsert", "keys": ["day"]},
+            }
+        )
+    )
+    env = {**stack.env, "TRIOPS_API_URL": stack.api_url}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "workers.cli",
+            "etl",
+            "run",
+            str(spec),
+            "--range",
+            "date=2026-01-01..2026-01-03",
+            "--wait",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert run.stdout.startswith("pipeline ")
+    with get_engine(stack.settings).connect() as conn:
+        rows = conn.execute(text("SELECT day, amount FROM wh_sales ORDER BY day")).all()
+    assert [tuple(r) for r in rows] == [("2026-01-01", 10), ("2026-01-02", 20), ("2026-01-03", 30)]
