@@ -69,6 +69,27 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+COPY_MIN_ROWS = 1000
+
+
+def _insert(conn: Connection, target: Table, frame: pd.DataFrame) -> None:
+    """Insert rows; on PostgreSQL with COPY (several times faster than INSERTs), in the
+    caller's transaction all the same."""
+    if conn.dialect.name != "postgresql" or len(frame) < COPY_MIN_ROWS:
+        conn.execute(target.insert(), _records(frame))
+        return
+    columns = ", ".join('"' + str(c).replace('"', '""') + '"' for c in frame.columns)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    clean = frame.astype(object).where(frame.notna(), None)
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f'COPY "{target.name}" ({columns}) FROM STDIN') as copy,
+    ):
+        for row in clean.itertuples(index=False, name=None):
+            copy.write_row(row)
+
+
 def existing_rows(conn: Connection, name: str) -> pd.DataFrame | None:
     if not inspect(conn).has_table(name):
         return None
@@ -110,7 +131,7 @@ def load(
     if plan.delete_all:
         conn.execute(target.delete())
     if not plan.insert.empty:
-        conn.execute(target.insert(), _records(plan.insert))
+        _insert(conn, target, plan.insert)
     if not plan.update.empty:
         others = [c for c in frame.columns if c not in keys]
         statement = (
