@@ -17,6 +17,7 @@ BENCHMARKS = (
     "correlation_job",
     "train_overhead",
     "predict_latency",
+    "etl_load",
 )
 
 
