@@ -13,7 +13,7 @@ import sklearn
 from celery import current_app
 from sqlalchemy.orm import Session
 
-from core import registry
+from core import datasets, registry
 from core.errors import GateFailed, InvalidInput
 from core.model_store import load_model
 from core.models import ModelVersion
@@ -57,26 +57,40 @@ def read_frame(ctx: JobContext, file_id: str) -> pd.DataFrame:
             raise InvalidInput(f"file {record.name!r} is not a readable CSV: {exc}") from exc
 
 
+def read_dataset_version(ctx: JobContext, spec: str) -> pd.DataFrame:
+    """A DataOps dataset version (`dataset:NAME@VERSION`), read from its Parquet file."""
+    name, version = spec.split(":", 1)[1].split("@", 1)
+    with ctx.session() as session:
+        row = datasets.get_version(session=session, name=name, version=int(version))
+    with BlobStore(ctx.settings.artifacts_url).open(row.url) as handle:
+        return pd.read_parquet(io.BytesIO(handle.read()))
+
+
+def _table(ctx: JobContext, params: DatasetInput) -> pd.DataFrame:
+    if params.dataset is not None:
+        return read_dataset_version(ctx, params.dataset)
+    assert params.file_id is not None
+    return read_frame(ctx, params.file_id)
+
+
 def load_dataset(ctx: JobContext, params: DatasetInput, *, target: str | None = None) -> Dataset:
-    """Features and target of a bundled set or an uploaded CSV (target column required)."""
+    """Features and target of a bundled set, an uploaded CSV or a dataset version."""
     try:
-        if params.dataset is not None:
+        if params.dataset is not None and params.dataset.startswith("sklearn:"):
             return load_bundled(params.dataset.split(":", 1)[1])
-        assert params.file_id is not None
         column = params.target or target
         if not column:
-            raise InvalidInput("target is required to train or evaluate on an uploaded file")
-        return from_frame(read_frame(ctx, params.file_id), column, name=params.dataset_label)
+            raise InvalidInput("target is required to train or evaluate on this data")
+        return from_frame(_table(ctx, params), column, name=params.dataset_label)
     except DatasetError as exc:
         raise InvalidInput(str(exc)) from exc
 
 
 def load_features(ctx: JobContext, params: DatasetInput) -> pd.DataFrame:
-    """Just the features: a bundled set's, or every column of a CSV but the target."""
-    if params.dataset is not None:
+    """Just the features: a bundled set's, or every column of a table but the target."""
+    if params.dataset is not None and params.dataset.startswith("sklearn:"):
         return load_bundled(params.dataset.split(":", 1)[1]).features
-    assert params.file_id is not None
-    frame = read_frame(ctx, params.file_id)
+    frame = _table(ctx, params)
     if params.target and params.target in frame.columns:
         frame = frame.drop(columns=[params.target])
     return frame
@@ -446,6 +460,8 @@ def _submit_retrain(ctx: JobContext, params: CheckDriftParams, version: ModelVer
         train_params.update(file_id=version.dataset[5:], target=version.target)
     else:
         train_params["dataset"] = version.dataset
+        if version.target and not version.dataset.startswith("sklearn:"):
+            train_params["target"] = version.target
     with ctx.session() as session:
         job, _ = submit(
             session=session,

@@ -24,9 +24,11 @@ class DatasetInput(Params):
 
     dataset: str | None = Field(
         default=None,
-        pattern=r"^sklearn:(iris|breast_cancer|wine|digits|diabetes)$",
-        description="A bundled set: sklearn:iris, sklearn:breast_cancer, sklearn:wine, "
-        "sklearn:digits, sklearn:diabetes (regression).",
+        pattern=r"^(sklearn:(iris|breast_cancer|wine|digits|diabetes)"
+        r"|dataset:[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9})$",
+        description="A bundled set (sklearn:iris, sklearn:breast_cancer, sklearn:wine, "
+        "sklearn:digits, sklearn:diabetes — regression) or a DataOps dataset version "
+        "(dataset:NAME@VERSION, with target).",
     )
     file_id: FileId | None = Field(default=None, description="An uploaded CSV.")
     target: str | None = Field(
@@ -62,10 +64,11 @@ class TrainParams(DatasetInput):
 
     @model_validator(mode="after")
     def _checks(self) -> TrainParams:
-        if self.file_id is not None and not self.target:
-            raise ValueError("an uploaded CSV needs target (the column to predict)")
-        if self.model is None and self.dataset is None:
-            raise ValueError("model is required when training on an uploaded file")
+        bundled = self.dataset is not None and self.dataset.startswith("sklearn:")
+        if not bundled and not self.target:
+            raise ValueError("an uploaded CSV or a dataset version needs target")
+        if self.model is None and not bundled:
+            raise ValueError("model is required unless training on a bundled set")
         if self.test_size == 0 and self.cv_folds < 2:
             raise ValueError("with test_size 0, cv_folds must be at least 2")
         if self.cv_folds == 1:

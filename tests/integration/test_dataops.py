@@ -223,3 +223,62 @@ def test_a_backfill_runs_the_spec_once_per_day_from_the_data_directory(
     with get_engine(stack.settings).connect() as conn:
         rows = conn.execute(text("SELECT day, amount FROM wh_sales ORDER BY day")).all()
     assert [tuple(r) for r in rows] == [("2026-01-01", 10), ("2026-01-02", 20), ("2026-01-03", 30)]
+
+
+def test_a_thousands_of_rows_load_is_exact_and_a_rerun_changes_nothing(
+    stack: Stack, tmp_path: Path
+) -> None:
+    path = tmp_path / "metrics.csv"
+    lines = ['host,cpu,"odd ""name""",seen'] + [
+        f"h{i},{i % 97}.5,x{i % 7},2026-01-{1 + i % 28:02d}T00:00:00Z" for i in range(2500)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    spec = {
+        "transforms": [
+            {"type": "cast", "columns": {"cpu": "float"}, "on_error": "quarantine"},
+            {"type": "parse_datetime", "column": "seen", "on_error": "quarantine"},
+        ],
+        "checks": [{"type": "range", "column": "cpu", "min": 0, "max": 100}],
+        "target": {"table": "metrics", "mode": "replace"},
+    }
+    with stack.client() as client:
+        spec["source"] = {"file_id": client.upload(path)["id"]}
+        first = run_etl(client, spec)
+        second = run_etl(client, spec)
+    assert first["status"] == "succeeded", first["error"]
+    assert first["result"]["target_changes"] == {"inserted": 2500, "updated": 0, "deleted": 0}
+    assert second["result"]["target_changes"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    with get_engine(stack.settings).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM wh_metrics")).scalar() == 2500
+
+
+def test_a_model_trains_on_a_dataset_version_the_etl_produced(stack: Stack, tmp_path: Path) -> None:
+    path = tmp_path / "churn.csv"
+    rows = [f"{i},{'pro' if i % 3 else 'basic'},{i % 11},{int(i % 3 == 0)}" for i in range(300)]
+    path.write_text("id,plan,seats,churned\n" + "\n".join(rows) + "\n")
+    spec = {
+        "transforms": [
+            {"type": "cast", "columns": {"seats": "int", "churned": "int"}, "on_error": "fail"},
+            {"type": "drop", "columns": ["id"]},
+        ],
+        "target": {"dataset": "churn-training"},
+    }
+    with stack.client() as client:
+        spec["source"] = {"file_id": client.upload(path)["id"]}
+        etl = run_etl(client, spec)
+        assert etl["status"] == "succeeded", etl["error"]
+        version = etl["result"]["dataset"]["version"]
+        trained = client.wait(
+            client.submit(
+                "mlops.train",
+                {
+                    "dataset": f"dataset:churn-training@{version}",
+                    "target": "churned",
+                    "model": "churn-ds",
+                },
+            )["id"],
+            timeout_s=120,
+        )
+    assert trained["status"] == "succeeded", trained["error"]
+    assert trained["result"]["features"] == 2
+    assert trained["result"]["metrics"]["accuracy"] > 0.9
