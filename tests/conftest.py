@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bench.data import benchmarks_dir as _benchmarks_dir
 from core.config import Settings
@@ -79,9 +79,13 @@ def _reset_database(settings: Settings) -> None:
     try:
         with get_engine(settings).begin() as conn:
             if not settings.uses_sqlite:
-                # The test database belongs to the suite: start from an empty schema.
+                # The test database belongs to the suite: start from an empty schema,
+                # warehouse tables (wh_*) of earlier runs included.
                 conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
                 Base.metadata.drop_all(conn)
+                for name in inspect(conn).get_table_names():
+                    if name.startswith("wh_"):
+                        conn.execute(text(f'DROP TABLE "{name}"'))
     except Exception as exc:
         skip_or_fail(f"database not reachable: {exc}")
     dispose_engines()

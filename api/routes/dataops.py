@@ -10,9 +10,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import SessionDep, SettingsDep
+from api.downloads import blob_response
 from core import datasets
 from core.models import DatasetVersion
-from core.storage import CHUNK_BYTES, BlobStore
+from core.storage import BlobStore
 
 router = APIRouter(tags=["dataops"])
 
@@ -92,18 +93,11 @@ def download_version(
 ) -> StreamingResponse:
     """The version's content as Parquet."""
     row = datasets.get_version(session=session, name=name, version=version)
-    handle = BlobStore(settings.artifacts_url).open(row.url)
-
-    def stream() -> Any:
-        with handle:
-            while chunk := handle.read(CHUNK_BYTES):
-                yield chunk
-
-    return StreamingResponse(
-        stream(),
+    return blob_response(
+        BlobStore(settings.artifacts_url),
+        row.url,
         media_type="application/vnd.apache.parquet",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}-v{version}.parquet"',
-            "X-Checksum-SHA256": row.sha256,
-        },
+        filename=f"{name}-v{version}.parquet",
+        sha256=row.sha256,
+        size=row.size,
     )

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.deps import ProducerDep, SessionDep, SettingsDep
+from api.downloads import blob_response
 from api.schemas import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, JobSubmit
 from core import jobs, submission
 from core.models import Artifact, Job, JobStatus, utcnow
 from core.pagination import MAX_PAGE
-from core.storage import CHUNK_BYTES, BlobStore
+from core.storage import BlobStore
 
 logger = logging.getLogger("triops.api")
 router = APIRouter(tags=["jobs"])
@@ -114,19 +115,11 @@ def download_artifact(
 ) -> StreamingResponse:
     """Download one artifact."""
     artifact = jobs.get_artifact(session=session, job_id=job_id, name=name)
-    handle = BlobStore(settings.artifacts_url).open(artifact.url)
-
-    def stream() -> object:
-        with handle:
-            while chunk := handle.read(CHUNK_BYTES):
-                yield chunk
-
-    return StreamingResponse(
-        stream(),  # type: ignore[arg-type]
+    return blob_response(
+        BlobStore(settings.artifacts_url),
+        artifact.url,
         media_type=artifact.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{artifact.name}"',
-            "Content-Length": str(artifact.size),
-            "X-Checksum-SHA256": artifact.sha256,
-        },
+        filename=artifact.name,
+        sha256=artifact.sha256,
+        size=artifact.size,
     )
