@@ -683,7 +683,7 @@ def evaluate(expr: Expr, frame: pd.DataFrame) -> pd.Series:
         function (e.g. `'a' < 1`, `lower(price)`).
     """
     columns = {str(c): c for c in frame.columns}
-    return _Evaluator(frame, columns).eval(expr)
+    return _Evaluator(frame, columns).visit(expr)
 
 
 def evaluate_mask(expr: Expr, frame: pd.DataFrame) -> pd.Series:
@@ -742,7 +742,7 @@ class _Evaluator:
             return pd.Series([None] * len(self.index), index=self.index, dtype=object)
         return pd.Series(value, index=self.index)
 
-    def eval(self, node: Expr) -> pd.Series:
+    def visit(self, node: Expr) -> pd.Series:
         if isinstance(node, Literal):
             return self.broadcast(node.value)
         if isinstance(node, Column):
@@ -757,18 +757,18 @@ class _Evaluator:
         if isinstance(node, Binary):
             return self.binary(node)
         if isinstance(node, InList):
-            operand = self.eval(node.operand)
+            operand = self.visit(node.operand)
             hit = operand.isin(list(node.values))
             if node.negated:
                 hit = ~hit
             return hit.astype("boolean").mask(operand.isna())
         if isinstance(node, IsNull):
-            nulls = self.eval(node.operand).isna()
+            nulls = self.visit(node.operand).isna()
             return (~nulls if node.negated else nulls).astype("boolean")
         return self.call(node)
 
     def unary(self, node: Unary) -> pd.Series:
-        operand = self.eval(node.operand)
+        operand = self.visit(node.operand)
         if node.op == "not":
             return ~_as_bool(operand, node.operand, "'not'")
         if not pd.api.types.is_numeric_dtype(operand.dtype) or pd.api.types.is_bool_dtype(
@@ -781,11 +781,11 @@ class _Evaluator:
 
     def binary(self, node: Binary) -> pd.Series:
         if node.op in ("and", "or"):
-            left = _as_bool(self.eval(node.left), node.left, f"'{node.op}'")
-            right = _as_bool(self.eval(node.right), node.right, f"'{node.op}'")
+            left = _as_bool(self.visit(node.left), node.left, f"'{node.op}'")
+            right = _as_bool(self.visit(node.right), node.right, f"'{node.op}'")
             return left & right if node.op == "and" else left | right
-        left = self.eval(node.left)
-        right = self.eval(node.right)
+        left = self.visit(node.left)
+        right = self.visit(node.right)
         if node.op in _COMPARE:
             right = self.date_literal(left, node.right, right)
             left = self.date_literal(right, node.left, left)
@@ -838,7 +838,7 @@ class _Evaluator:
         return self.broadcast(stamp)
 
     def call(self, node: Call) -> pd.Series:
-        args = [self.eval(arg) for arg in node.args]
+        args = [self.visit(arg) for arg in node.args]
         name, first = node.name, args[0]
         if name == "coalesce":
             result = args[0]
