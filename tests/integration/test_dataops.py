@@ -282,3 +282,59 @@ def test_a_model_trains_on_a_dataset_version_the_etl_produced(stack: Stack, tmp_
     assert trained["status"] == "succeeded", trained["error"]
     assert trained["result"]["features"] == 2
     assert trained["result"]["metrics"]["accuracy"] > 0.9
+
+
+def test_a_worker_killed_mid_load_leaves_no_partial_load_behind(
+    stack: Stack, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import time
+
+    from tests.integration.test_pipeline import _active_task_pid
+
+    ROWS = 400_000
+    postgres = stack.settings.database_url.startswith("postgresql")
+    path = tmp_path / "big.csv"
+    with open(path, "w") as out:
+        out.write("id,value\n")
+        for i in range(ROWS):
+            out.write(f"{i},{i * 0.5}\n")
+    spec = {
+        "transforms": [
+            {"type": "cast", "columns": {"id": "int", "value": "float"}, "on_error": "fail"}
+        ],
+        "target": {"table": "big_append", "mode": "append"},
+    }
+    with stack.client() as client:
+        spec["source"] = {"file_id": client.upload(path)["id"]}
+        job = client.submit("dataops.etl", spec)
+        pid = _active_task_pid(stack, job["id"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if _loading(stack, client, job["id"], postgres):
+                break
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)  # inside the load's transaction
+        done = client.wait(job["id"], timeout_s=120)
+    assert done["status"] == "succeeded", done["error"]
+    assert done["attempts"] == 2
+    with get_engine(stack.settings).connect() as conn:
+        rows = conn.execute(text("SELECT count(*), count(DISTINCT id) FROM wh_big_append")).one()
+    # Append is the sharpest case: a partial first load would show as duplicates.
+    assert tuple(rows) == (ROWS, ROWS)
+
+
+def _loading(stack: Stack, client: TriopsClient, job_id: str, postgres: bool) -> bool:
+    """Whether the job is inside its load: on PostgreSQL, its COPY is running."""
+    if postgres:
+        with get_engine(stack.settings).connect() as conn:
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE state = 'active' AND query LIKE 'COPY \"wh_big_append\"%'"
+                    )
+                ).scalar()
+            )
+    return (client.job(job_id).get("progress_message") or "").startswith("loading")
