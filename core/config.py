@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     drift_checks: dict[str, dict[str, Any]] = {}
     drift_check_interval_s: float = 86400.0
 
+    # DataOps: SQL sources by name, {"crm": "postgresql://reader@db/crm"}; jobs name
+    # a connection, never a DSN.
+    sql_connections: dict[str, str] = {}
+
     # Retries of transient failures (broker, database, network) inside a job.
     max_attempts: int = 3
     retry_backoff_s: float = 2.0
@@ -201,6 +205,7 @@ class Settings(BaseSettings):
             "TRIOPS_SERVICE_DEPENDENCIES": json.dumps(self.service_dependencies),
             "TRIOPS_AIOPS_SCAN_PARAMS": json.dumps(self.aiops_scan_params),
             "TRIOPS_DRIFT_CHECKS": json.dumps(self.drift_checks),
+            "TRIOPS_SQL_CONNECTIONS": json.dumps(self.sql_connections),
         }
         if self.incident_webhook_url:
             env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import jobs
 from core.catalog import JobKind, get_kind
+from core.config import Settings
 from core.errors import InvalidInput, NotFound, Unavailable
 from core.models import Job, JobStatus, Pipeline, utcnow
 
@@ -57,8 +58,21 @@ def prepare_all(*, session: Session, items: list[tuple[str, dict[str, Any]]], no
         raise InvalidInput(f"{len(problems)} of {len(items)} {noun} are invalid", details=problems)
 
 
-def precheck(*, session: Session, kind: JobKind, params: dict[str, Any]) -> None:
-    """Refuse at submit what the task would refuse anyway (unknown model, failed gate...)."""
+def precheck(
+    *, session: Session, kind: JobKind, params: dict[str, Any], settings: Settings | None = None
+) -> None:
+    """Refuse at submit what the task would refuse anyway (unknown model, failed gate,
+    unknown SQL connection...)."""
+    connection = (params.get("source") or {}).get("connection")
+    if (
+        connection is not None
+        and settings is not None
+        and (connection not in settings.sql_connections)
+    ):
+        raise InvalidInput(
+            f"unknown connection {connection!r}",
+            details={"known_connections": sorted(settings.sql_connections)},
+        )
     if kind.name.startswith("mlops."):
         from core.registry import precheck as registry_precheck
 
@@ -89,6 +103,7 @@ def submit(
     idempotency_key: str | None = None,
     origin: str = "api",
     parent_id: str | None = None,
+    settings: Settings | None = None,
 ) -> tuple[Job, bool]:
     """Create and enqueue one job. Returns the job and whether it is new.
 
@@ -96,7 +111,7 @@ def submit(
     queued with no message) and Unavailable is raised.
     """
     kind, clean = prepare(session=session, kind_name=kind_name, params=params)
-    precheck(session=session, kind=kind, params=clean)
+    precheck(session=session, kind=kind, params=clean, settings=settings)
     job, created = jobs.create_job(
         session=session,
         kind=kind,

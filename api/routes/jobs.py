@@ -27,7 +27,11 @@ router = APIRouter(tags=["jobs"])
     responses={200: {"description": "An existing job with the same idempotency key"}},
 )
 def submit_job(
-    body: JobSubmit, response: Response, session: SessionDep, producer: ProducerDep
+    body: JobSubmit,
+    response: Response,
+    session: SessionDep,
+    producer: ProducerDep,
+    settings: SettingsDep,
 ) -> Job:
     """Submit a job: 202 with the new job; 200 with the existing one for a repeated key."""
     job, created = submission.submit(
@@ -36,6 +40,7 @@ def submit_job(
         kind_name=body.kind,
         params=body.params,
         idempotency_key=body.idempotency_key,
+        settings=settings,
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -43,7 +48,9 @@ def submit_job(
 
 
 @router.post("/jobs:batch", response_model=BatchOut, status_code=status.HTTP_202_ACCEPTED)
-def submit_batch(body: BatchSubmit, session: SessionDep, producer: ProducerDep) -> BatchOut:
+def submit_batch(
+    body: BatchSubmit, session: SessionDep, producer: ProducerDep, settings: SettingsDep
+) -> BatchOut:
     """Submit many jobs; all are validated first, so one bad job submits none."""
     submission.prepare_all(
         session=session, items=[(j.kind, j.params) for j in body.jobs], noun="jobs"
@@ -57,6 +64,7 @@ def submit_batch(body: BatchSubmit, session: SessionDep, producer: ProducerDep) 
             kind_name=item.kind,
             params=item.params,
             idempotency_key=item.idempotency_key,
+            settings=settings,
         )
         out.append(job)
         created.append(new)

@@ -39,6 +39,16 @@ class Source(BaseModel):
         max_length=1000,
         description="A file under $TRIOPS_HOME/data (relative path).",
     )
+    connection: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
+        description="A named SQL connection from TRIOPS_SQL_CONNECTIONS (never a DSN).",
+    )
+    query: str | None = Field(
+        default=None,
+        max_length=20_000,
+        description="SELECT to run read-only on the connection; :name binds a parameter.",
+    )
     format: Literal["csv", "jsonl", "parquet"] | None = Field(
         default=None, description="Default: from the file name (csv otherwise)."
     )
@@ -56,8 +66,11 @@ class Source(BaseModel):
 
     @model_validator(mode="after")
     def _one(self) -> Source:
-        if (self.file_id is None) == (self.path is None):
-            raise ValueError("give exactly one of file_id or path")
+        given = [self.file_id is not None, self.path is not None, self.connection is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of file_id, path or connection (with query)")
+        if (self.connection is None) != (self.query is None):
+            raise ValueError("connection and query go together")
         return self
 
 

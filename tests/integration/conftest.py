@@ -140,6 +140,7 @@ def stack(
         "TRIOPS_DATAOPS_CONCURRENCY": "1",
         "TRIOPS_INCIDENT_WEBHOOK_URL": webhook_sink.url,
         "TRIOPS_RETRY_BACKOFF_S": "0.5",
+        "TRIOPS_SQL_CONNECTIONS": json.dumps({"suite": settings.database_url}),
     }
     procs = {
         "api": spawn("api", ["api"], env, logs),

@@ -338,3 +338,47 @@ def _loading(stack: Stack, client: TriopsClient, job_id: str, postgres: bool) ->
                 ).scalar()
             )
     return (client.job(job_id).get("progress_message") or "").startswith("loading")
+
+
+def test_a_named_sql_connection_is_a_source_and_an_unknown_one_is_422(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # The stack's workers know the connection "suite" (the suite's own database).
+    with get_engine(stack.settings).begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS crm_customers"))
+        conn.execute(text("CREATE TABLE crm_customers (id INTEGER, region TEXT, day TEXT)"))
+        conn.execute(
+            text(
+                "INSERT INTO crm_customers VALUES (1, 'eu', '2026-01-01'), (2, 'us', '2026-01-01'),"
+                " (3, 'eu', '2026-01-02')"
+            )
+        )
+    spec = {
+        "source": {
+            "connection": "suite",
+            "query": "SELECT id, region FROM crm_customers WHERE day = :day",
+        },
+        "parameters": {"day": "2026-01-01"},
+        "target": {"table": "customers_day", "mode": "replace"},
+    }
+    with stack.client() as client:
+        done = run_etl(client, spec)
+        unknown = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {**spec, "source": {"connection": "nope", "query": "SELECT 1"}},
+            },
+        )
+        injected = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {**spec, "parameters": {"day": "2026-01-01' OR '1'='1"}},
+            },
+        )
+    assert done["status"] == "succeeded", done["error"]
+    assert done["result"]["rows"]["read"] == 2
+    assert unknown.status_code == 422 and "suite" in str(unknown.json()["error"]["details"])
+    # Values are bound, never pasted into SQL; and they must be plain tokens anyway.
+    assert injected.status_code == 422
