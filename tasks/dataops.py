@@ -17,6 +17,7 @@ from core.config import normalise_database_url
 from core.db import get_engine, make_engine
 from core.errors import InvalidInput
 from core.params.dataops import EtlParams, ProfileParams, Source, ValidateParams
+from core.storage import BlobStore
 from domain.dataops.checks import CheckReport, run_checks
 from domain.dataops.load import content_fingerprint
 from domain.dataops.profile import profile_frame
@@ -70,6 +71,13 @@ def read_source(
             "parameters": parameters or {},
         }
         return _read_sql(ctx, source, parameters or {}), pd.DataFrame(), lineage
+    if source.dataset is not None:
+        name, version = source.dataset.split("@", 1)
+        with ctx.session() as session:
+            row = datasets.get_version(session=session, name=name, version=int(version))
+        with BlobStore(ctx.settings.artifacts_url).open(row.url) as handle:
+            frame = pd.read_parquet(io.BytesIO(handle.read()))
+        return frame, pd.DataFrame(), {"dataset": source.dataset, "sha256": row.sha256}
     if source.file_id is not None:
         record = ctx.file_record(source.file_id)
         with ctx.local_file(source.file_id) as path:

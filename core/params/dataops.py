@@ -39,6 +39,11 @@ class Source(BaseModel):
         max_length=1000,
         description="A file under $TRIOPS_HOME/data (relative path).",
     )
+    dataset: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9}$",
+        description="A dataset version, NAME@VERSION.",
+    )
     connection: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
@@ -66,9 +71,16 @@ class Source(BaseModel):
 
     @model_validator(mode="after")
     def _one(self) -> Source:
-        given = [self.file_id is not None, self.path is not None, self.connection is not None]
+        given = [
+            self.file_id is not None,
+            self.path is not None,
+            self.connection is not None,
+            self.dataset is not None,
+        ]
         if sum(given) != 1:
-            raise ValueError("give exactly one of file_id, path or connection (with query)")
+            raise ValueError(
+                "give exactly one of file_id, path, dataset or connection (with query)"
+            )
         if (self.connection is None) != (self.query is None):
             raise ValueError("connection and query go together")
         return self

@@ -102,6 +102,28 @@ def test_a_messy_csv_is_cleaned_quarantined_loaded_and_versioned_once(
     assert loaded[0][1] == "Ada" and loaded[0][2] == "ada@example.com"
     assert version["rows"] == 4 and version["upstream"][0]["file_id"] == uploaded["id"]
     assert download.status_code == 200 and download.content[:4] == b"PAR1"
+    with stack.client() as client:
+        derived = run_etl(
+            client,
+            {
+                "source": {"dataset": "people@1"},
+                "transforms": [{"type": "derive", "column": "senior", "expr": "age >= 40"}],
+                "target": {"dataset": "people-flags"},
+            },
+        )
+        assert derived["status"] == "succeeded", derived["error"]
+        lineage = client.http.get("/datasets/people/versions/1").json()
+        flags = client.http.get("/datasets/people-flags/versions/1").json()
+        missing = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {"source": {"dataset": "people@99"}, "target": {"dataset": "x"}},
+            },
+        )
+    assert flags["upstream"][0]["dataset"] == "people@1" and flags["rows"] == 4
+    assert lineage["downstream"] == ["people-flags@1"]
+    assert missing.status_code == 404
 
 
 def test_a_run_over_the_reject_ratio_loads_nothing(stack: Stack, tmp_path: Path) -> None:
