@@ -73,11 +73,14 @@ def precheck(
             f"unknown connection {connection!r}",
             details={"known_connections": sorted(settings.sql_connections)},
         )
-    dataset = (params.get("source") or {}).get("dataset")
-    if dataset is not None:
+    refs = [(params.get("source") or {}).get("dataset")]
+    refs += [
+        step.get("dataset") for step in params.get("transforms", []) + params.get("checks", [])
+    ]
+    for ref in filter(None, refs):
         from core.datasets import get_version
 
-        name, version = dataset.split("@", 1)
+        name, version = str(ref).split("@", 1)
         get_version(session=session, name=name, version=int(version))
     if kind.name.startswith("mlops."):
         from core.registry import precheck as registry_precheck

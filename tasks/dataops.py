@@ -21,7 +21,7 @@ from core.storage import BlobStore
 from domain.dataops.checks import CheckReport, run_checks
 from domain.dataops.load import content_fingerprint
 from domain.dataops.profile import profile_frame
-from domain.dataops.spec import ROW_ID, EtlSteps, validate_against_columns
+from domain.dataops.spec import ROW_ID, EtlSteps, dataset_refs, validate_against_columns
 from domain.dataops.transform import TransformError, apply_transforms
 from tasks.base import JobContext, job_task
 
@@ -72,12 +72,8 @@ def read_source(
         }
         return _read_sql(ctx, source, parameters or {}), pd.DataFrame(), lineage
     if source.dataset is not None:
-        name, version = source.dataset.split("@", 1)
-        with ctx.session() as session:
-            row = datasets.get_version(session=session, name=name, version=int(version))
-        with BlobStore(ctx.settings.artifacts_url).open(row.url) as handle:
-            frame = pd.read_parquet(io.BytesIO(handle.read()))
-        return frame, pd.DataFrame(), {"dataset": source.dataset, "sha256": row.sha256}
+        frame, lineage = read_dataset(ctx, source.dataset)
+        return frame, pd.DataFrame(), lineage
     if source.file_id is not None:
         record = ctx.file_record(source.file_id)
         with ctx.local_file(source.file_id) as path:
@@ -86,6 +82,28 @@ def read_source(
     path, lineage, _ = _source_path(ctx, source)
     frame, broken = _read(path, source, path.name)
     return frame, broken, lineage
+
+
+def read_dataset(ctx: JobContext, ref: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A dataset version (`name@version`) and its lineage entry."""
+    name, version = ref.split("@", 1)
+    with ctx.session() as session:
+        row = datasets.get_version(session=session, name=name, version=int(version))
+    with BlobStore(ctx.settings.artifacts_url).open(row.url) as handle:
+        frame = pd.read_parquet(io.BytesIO(handle.read()))
+    return frame, {"dataset": ref, "sha256": row.sha256}
+
+
+def _lookups(
+    ctx: JobContext, steps: EtlSteps
+) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
+    """The dataset versions joins and referential checks read, and their lineage."""
+    frames: dict[str, pd.DataFrame] = {}
+    inputs = []
+    for ref in dataset_refs(list(steps.transforms), list(steps.checks)):
+        frames[ref], lineage = read_dataset(ctx, ref)
+        inputs.append(lineage)
+    return frames, inputs
 
 
 def _read_sql(ctx: JobContext, source: Source, parameters: dict[str, str]) -> pd.DataFrame:
@@ -178,11 +196,14 @@ def validate(ctx: JobContext, params: ValidateParams) -> dict[str, Any]:
     steps = _steps(params)
     frame, broken, _ = read_source(ctx, params.source)
     _check_columns(steps, frame)
+    lookups, _inputs = _lookups(ctx, steps)
     try:
-        transformed = apply_transforms(frame, list(steps.transforms))
+        transformed = apply_transforms(frame, list(steps.transforms), lookups)
     except TransformError as exc:
         raise InvalidInput(str(exc)) from exc
-    report = run_checks(transformed.frame, list(steps.checks), now=ctx.now(), max_cases=MAX_CASES)
+    report = run_checks(
+        transformed.frame, list(steps.checks), now=ctx.now(), max_cases=MAX_CASES, lookups=lookups
+    )
     return {
         "rows": len(frame) + len(broken),
         "unparsed_lines": len(broken),
@@ -197,11 +218,14 @@ def etl(ctx: JobContext, params: EtlParams) -> dict[str, Any]:
     frame, broken, lineage = read_source(ctx, params.resolved_source(), params.parameters)
     ctx.progress(0.2, f"read {len(frame)} rows", force=True)
     _check_columns(steps, frame)
+    lookups, inputs = _lookups(ctx, steps)
     try:
-        transformed = apply_transforms(frame, list(steps.transforms))
+        transformed = apply_transforms(frame, list(steps.transforms), lookups)
     except TransformError as exc:
         raise InvalidInput(str(exc)) from exc
-    report = run_checks(transformed.frame, list(steps.checks), now=ctx.now(), max_cases=MAX_CASES)
+    report = run_checks(
+        transformed.frame, list(steps.checks), now=ctx.now(), max_cases=MAX_CASES, lookups=lookups
+    )
     ctx.progress(0.5, "checked", force=True)
     clean, rejected = _quarantine(transformed.frame, transformed.quarantined, report)
     counts = transformed.counts
@@ -266,7 +290,7 @@ def etl(ctx: JobContext, params: EtlParams) -> dict[str, Any]:
             )
         result["table"] = warehouse.table_name(target.table)
     if target.dataset:
-        result["dataset"] = _save_dataset(ctx, target.dataset, output, lineage)
+        result["dataset"] = _save_dataset(ctx, target.dataset, output, [lineage, *inputs])
     return result
 
 
@@ -305,7 +329,7 @@ def _save_quarantine(
 
 
 def _save_dataset(
-    ctx: JobContext, name: str, output: pd.DataFrame, lineage: dict[str, Any]
+    ctx: JobContext, name: str, output: pd.DataFrame, inputs: list[dict[str, Any]]
 ) -> dict[str, Any]:
     buffer = io.BytesIO()
     output.to_parquet(buffer, index=False)
@@ -327,7 +351,7 @@ def _save_dataset(
                 "sha256": artifact["sha256"],
                 "size": artifact["size"],
                 "job_id": ctx.job_id,
-                "inputs": [lineage],
+                "inputs": inputs,
             },
         )
         return {"name": name, "version": version.version, "new": created, "rows": version.rows}

@@ -9,6 +9,7 @@ an `error`-severity row-level check so the caller can quarantine them. Time is t
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,12 +23,13 @@ from domain.dataops.spec import (
     Freshness,
     NotNull,
     Range,
+    Referential,
     Regex,
     RowCount,
     Unique,
 )
 
-ROW_LEVEL = ("not_null", "range", "regex", "allowed")
+ROW_LEVEL = ("not_null", "range", "regex", "allowed", "referential")
 """Checks judged row by row; their error-severity failures mark rows for quarantine."""
 
 
@@ -58,7 +60,12 @@ class CheckReport:
 
 
 def run_checks(
-    frame: pd.DataFrame, checks: list[Any], *, now: datetime, max_cases: int = 100
+    frame: pd.DataFrame,
+    checks: list[Any],
+    *,
+    now: datetime,
+    max_cases: int = 100,
+    lookups: Mapping[str, pd.DataFrame] | None = None,
 ) -> CheckReport:
     """Run every check and collect all failures.
 
@@ -73,6 +80,8 @@ def run_checks(
         The current time for `freshness`; a naive datetime is taken as UTC.
     max_cases:
         At most this many failure cases are listed per check (counts stay exact).
+    lookups:
+        Dataset versions a `referential` check reads, by reference (`name@version`).
 
     Returns
     -------
@@ -107,8 +116,8 @@ def run_checks(
         if missing:
             fail(None, None, f"missing columns {missing}")
             failed = 1
-        elif isinstance(check, NotNull | Range | Regex | Allowed):
-            mask, message = _row_failures(frame, check)
+        elif isinstance(check, NotNull | Range | Regex | Allowed | Referential):
+            mask, message = _row_failures(frame, check, lookups or {})
             failed = int(mask.sum())
             positions = np.flatnonzero(mask.to_numpy())
             for position in positions[:max_cases]:
@@ -171,8 +180,19 @@ class _Collector:
         )
 
 
-def _row_failures(frame: pd.DataFrame, check: Any) -> tuple[pd.Series, str]:
+def _row_failures(
+    frame: pd.DataFrame, check: Any, lookups: Mapping[str, pd.DataFrame]
+) -> tuple[pd.Series, str]:
     """Mask of failing rows (positionally aligned with the frame) and the message."""
+    if isinstance(check, Referential):
+        values = frame[check.column]
+        other = lookups.get(check.dataset)
+        column = check.dataset_column or check.column
+        if other is None or column not in other.columns:
+            return values.notna() | values.isna(), f"{check.dataset} has no column {column!r}"
+        known = set(other[column].dropna().astype(str))
+        present = values.notna()
+        return present & ~values.astype(str).isin(known), f"not in {check.dataset}.{column}"
     if isinstance(check, NotNull):
         return frame[list(check.columns)].isna().any(axis=1), "null"
     values = frame[check.column]

@@ -172,6 +172,24 @@ class Derive(_Model):
     expr: ExpressionText
 
 
+DatasetRef = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9}$")]
+
+
+class Join(_Model):
+    """Bring `columns` from a dataset version, matching on the `on` columns.
+
+    Many-to-one only: the dataset must hold each key once (else the rows would multiply
+    and no longer be accounted for). `how: inner` drops unmatched rows (counted as
+    filtered); `left` keeps them with nulls.
+    """
+
+    type: Literal["join"]
+    dataset: DatasetRef
+    on: ColumnList
+    columns: ColumnList
+    how: Literal["left", "inner"] = "left"
+
+
 Transform = Annotated[
     Rename
     | Select
@@ -184,7 +202,8 @@ Transform = Annotated[
     | DropNull
     | Deduplicate
     | Filter
-    | Derive,
+    | Derive
+    | Join,
     Field(discriminator="type"),
 ]
 """One step of the pipeline, tagged by `type`."""
@@ -277,8 +296,17 @@ class Freshness(_Check):
     max_age_s: Annotated[float, Field(gt=0)]
 
 
+class Referential(_Check):
+    """Every non-null value of `column` exists in `dataset_column` of a dataset version."""
+
+    type: Literal["referential"]
+    column: ColumnName
+    dataset: DatasetRef
+    dataset_column: ColumnName | None = None
+
+
 Check = Annotated[
-    NotNull | Unique | Range | Regex | Allowed | RowCount | Freshness,
+    NotNull | Unique | Range | Regex | Allowed | RowCount | Freshness | Referential,
     Field(discriminator="type"),
 ]
 """One data-quality check, tagged by `type`."""
@@ -331,6 +359,8 @@ def _transform_columns(transform: Any) -> list[str]:
         return list(transform.values)
     if isinstance(transform, Deduplicate):
         return list(transform.keys or [])
+    if isinstance(transform, Join):
+        return list(transform.on)
     if isinstance(transform, ParseDatetime | Replace):
         return [transform.column]
     if isinstance(transform, Select | Drop | TextCase | DropNull):
@@ -380,6 +410,11 @@ def validate_against_columns(
             current = [c for c in transform.columns if c in current]
         elif isinstance(transform, Drop):
             current = [c for c in current if c not in transform.columns]
+        elif isinstance(transform, Join):
+            clashes = sorted(set(transform.columns) & set(current))
+            if clashes:
+                problems.append(f"{where}: columns {clashes} already exist")
+            current += [c for c in transform.columns if c not in current]
         elif isinstance(transform, Filter | Derive):
             for ref in column_refs(parse(transform.expr)):
                 if ref.name not in current and ref.name != ROW_ID:
@@ -397,3 +432,10 @@ def validate_against_columns(
         )
         problems += _missing(where, list(names), current)
     return problems
+
+
+def dataset_refs(transforms: list[Any], checks: list[Any]) -> list[str]:
+    """The dataset versions a pipeline reads besides its source (joins, referential checks)."""
+    refs = [t.dataset for t in transforms if isinstance(t, Join)]
+    refs += [c.dataset for c in checks if isinstance(c, Referential)]
+    return list(dict.fromkeys(refs))

@@ -27,6 +27,7 @@ from domain.dataops.spec import (
     DropNull,
     FillNull,
     Filter,
+    Join,
     ParseDatetime,
     Rename,
     Replace,
@@ -76,7 +77,11 @@ class TransformResult:
     counts: dict[str, Any] = field(default_factory=dict)
 
 
-def apply_transforms(frame: pd.DataFrame, transforms: list[Any]) -> TransformResult:
+def apply_transforms(
+    frame: pd.DataFrame,
+    transforms: list[Any],
+    lookups: Mapping[str, pd.DataFrame] | None = None,
+) -> TransformResult:
     """Run the transforms over a table in order.
 
     Parameters
@@ -86,6 +91,8 @@ def apply_transforms(frame: pd.DataFrame, transforms: list[Any]) -> TransformRes
         Its index is discarded (rows are identified by position).
     transforms:
         Transform models from `domain.dataops.spec` (`Transform`).
+    lookups:
+        Dataset versions a `join` reads, by reference (`name@version`).
 
     Returns
     -------
@@ -102,7 +109,7 @@ def apply_transforms(frame: pd.DataFrame, transforms: list[Any]) -> TransformRes
         raise TransformError("source", f"column names {reserved} are reserved")
     original = frame.reset_index(drop=True)
     original.insert(len(original.columns), ROW_ID, np.arange(len(original), dtype="int64"))
-    state = _State(original)
+    state = _State(original, lookups or {})
     for index, transform in enumerate(transforms):
         label = transform_label(index, transform)
         try:
@@ -113,8 +120,9 @@ def apply_transforms(frame: pd.DataFrame, transforms: list[Any]) -> TransformRes
 
 
 class _State:
-    def __init__(self, original: pd.DataFrame) -> None:
+    def __init__(self, original: pd.DataFrame, lookups: Mapping[str, pd.DataFrame]) -> None:
         self.original = original
+        self.lookups = lookups
         self.frame = original.copy()
         self.quarantine_parts: list[pd.DataFrame] = []
         self.counts: dict[str, Any] = {
@@ -151,6 +159,32 @@ class _State:
         self.frame = self.frame[keep.to_numpy()]
         self.counts[kind] += removed
         self.counts["by_rule"][label] = self.counts["by_rule"].get(label, 0) + removed
+
+    def join(self, label: str, transform: Join) -> None:
+        keys = list(transform.on)
+        self.need(label, keys)
+        right = self.lookups.get(transform.dataset)
+        if right is None:
+            raise TransformError(label, f"dataset {transform.dataset} was not provided")
+        missing = [c for c in [*keys, *transform.columns] if c not in right.columns]
+        if missing:
+            raise TransformError(label, f"dataset {transform.dataset} has no columns {missing}")
+        clashes = sorted(set(transform.columns) & set(self.frame.columns))
+        if clashes:
+            raise TransformError(label, f"columns {clashes} already exist")
+        right = right[[*keys, *transform.columns]]
+        repeated = int(right.duplicated(subset=keys).sum())
+        if repeated:
+            raise TransformError(
+                label, f"dataset {transform.dataset} repeats {repeated} keys of {keys}"
+            )
+        matched = self.frame[keys].merge(right[keys], on=keys, how="left", indicator=True)
+        if transform.how == "inner":
+            self.remove(label, pd.Series((matched["_merge"] == "both").to_numpy()), "filtered")
+        index = self.frame.index
+        joined = self.frame.merge(right, on=keys, how="left")
+        joined.index = index
+        self.frame = joined
 
     def quarantine(self, label: str, reasons: pd.Series) -> None:
         """Move the rows with a reason (aligned on the frame's index) to quarantine."""
@@ -213,6 +247,8 @@ class _State:
                 self.remove(label, ~repeated, "deduplicated")
         elif isinstance(transform, Filter):
             self.remove(label, evaluate_mask(parse(transform.expr), self.frame), "filtered")
+        elif isinstance(transform, Join):
+            self.join(label, transform)
         elif isinstance(transform, Derive):
             if transform.column in RESERVED:
                 raise TransformError(label, f"column name '{transform.column}' is reserved")

@@ -133,3 +133,16 @@ def test_row_count_bounds() -> None:
     assert _check(frame, [{"type": "row_count", "min": 2, "max": 2}]).passed
     report = _check(frame, [{"type": "row_count", "min": 3}])
     assert report.failures[0]["failure_case"] == 2
+
+
+def test_a_referential_check_flags_values_missing_from_the_other_dataset() -> None:
+    checks = list(
+        EtlSteps.model_validate(
+            {"checks": [{"type": "referential", "column": "code", "dataset": "regions@1"}]}
+        ).checks
+    )
+    frame = pd.DataFrame({"code": ["fr", "xx", None], "_row": [0, 1, 2]})
+    regions = pd.DataFrame({"code": ["fr", "us"]})
+    report = run_checks(frame, checks, now=datetime.now(UTC), lookups={"regions@1": regions})
+    assert report.error_rows == [1]
+    assert report.failures[0]["failure_case"] == "xx"

@@ -198,3 +198,47 @@ def test_transforms_that_cannot_run_raise_naming_the_step(
 def test_reserved_source_columns_are_refused() -> None:
     with pytest.raises(TransformError, match="reserved"):
         apply_transforms(pd.DataFrame({"_row": [1]}), [])
+
+
+def _join_steps(how: str) -> list[Any]:
+    return list(
+        EtlSteps.model_validate(
+            {
+                "transforms": [
+                    {
+                        "type": "join",
+                        "dataset": "regions@1",
+                        "on": ["code"],
+                        "columns": ["region"],
+                        "how": how,
+                    }
+                ]
+            }
+        ).transforms
+    )
+
+
+REGIONS = pd.DataFrame({"code": ["fr", "us"], "region": ["eu", "na"]})
+
+
+def test_a_left_join_brings_columns_and_keeps_every_row() -> None:
+    frame = pd.DataFrame({"code": ["fr", "jp", "us"], "v": [1, 2, 3]})
+    result = apply_transforms(frame, _join_steps("left"), {"regions@1": REGIONS})
+    assert list(result.frame["region"].fillna("?")) == ["eu", "?", "na"]
+    assert result.counts["filtered"] == 0 and list(result.frame["_row"]) == [0, 1, 2]
+
+
+def test_an_inner_join_counts_unmatched_rows_as_filtered() -> None:
+    frame = pd.DataFrame({"code": ["fr", "jp", "us"], "v": [1, 2, 3]})
+    result = apply_transforms(frame, _join_steps("inner"), {"regions@1": REGIONS})
+    assert list(result.frame["code"]) == ["fr", "us"]
+    assert result.counts["filtered"] == 1
+    assert result.counts["input"] == len(result.frame) + result.counts["filtered"]
+
+
+def test_a_join_on_repeated_keys_is_refused_rather_than_multiplying_rows() -> None:
+    repeated = pd.concat([REGIONS, REGIONS])
+    with pytest.raises(TransformError, match="repeats 2 keys"):
+        apply_transforms(
+            pd.DataFrame({"code": ["fr"]}), _join_steps("left"), {"regions@1": repeated}
+        )

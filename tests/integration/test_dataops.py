@@ -404,3 +404,67 @@ def test_a_named_sql_connection_is_a_source_and_an_unknown_one_is_422(
     assert unknown.status_code == 422 and "suite" in str(unknown.json()["error"]["details"])
     # Values are bound, never pasted into SQL; and they must be plain tokens anyway.
     assert injected.status_code == 422
+
+
+def test_a_join_and_a_referential_check_read_other_dataset_versions(
+    stack: Stack, tmp_path: Path
+) -> None:
+    regions = tmp_path / "regions.csv"
+    regions.write_text("code,region\nfr,eu\nus,na\n")
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order,code,shipto\n1,fr,fr\n2,us,xx\n3,jp,us\n")
+    with stack.client() as client:
+        made = run_etl(
+            client,
+            {"source": {"file_id": client.upload(regions)["id"]}, "target": {"dataset": "regions"}},
+        )
+        ref = f"regions@{made['result']['dataset']['version']}"
+        done = run_etl(
+            client,
+            {
+                "source": {"file_id": client.upload(orders)["id"]},
+                "transforms": [
+                    {
+                        "type": "join",
+                        "dataset": ref,
+                        "on": ["code"],
+                        "columns": ["region"],
+                        "how": "inner",
+                    }
+                ],
+                "checks": [
+                    {
+                        "type": "referential",
+                        "column": "shipto",
+                        "dataset": ref,
+                        "dataset_column": "code",
+                    }
+                ],
+                "target": {"dataset": "orders-by-region"},
+                "max_reject_ratio": 0.5,
+            },
+        )
+        unknown = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {
+                    "source": {"file_id": client.upload(orders)["id"]},
+                    "transforms": [
+                        {
+                            "type": "join",
+                            "dataset": "regions@99",
+                            "on": ["code"],
+                            "columns": ["region"],
+                        }
+                    ],
+                    "target": {"dataset": "x"},
+                },
+            },
+        )
+        lineage = client.http.get("/datasets/orders-by-region/versions/1").json()
+    assert done["status"] == "succeeded", done["error"]
+    rows = done["result"]["rows"]
+    assert (rows["read"], rows["filtered"], rows["quarantined"], rows["loaded"]) == (3, 1, 1, 1)
+    assert {i.get("dataset") for i in lineage["upstream"]} >= {ref}
+    assert unknown.status_code == 404
