@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # DataOps: SQL sources by name, {"crm": "postgresql://reader@db/crm"}; jobs name
     # a connection, never a DSN.
     sql_connections: dict[str, str] = {}
+    # ETL specs run by beat: {"nightly-sales": {"crontab": "0 2 * * *", "params": {...}}}
+    # (or "interval_s" instead of "crontab"); times are UTC.
+    etl_schedules: dict[str, dict[str, Any]] = {}
 
     # Retries of transient failures (broker, database, network) inside a job.
     max_attempts: int = 3
@@ -206,6 +209,7 @@ class Settings(BaseSettings):
             "TRIOPS_AIOPS_SCAN_PARAMS": json.dumps(self.aiops_scan_params),
             "TRIOPS_DRIFT_CHECKS": json.dumps(self.drift_checks),
             "TRIOPS_SQL_CONNECTIONS": json.dumps(self.sql_connections),
+            "TRIOPS_ETL_SCHEDULES": json.dumps(self.etl_schedules),
         }
         if self.incident_webhook_url:
             env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url

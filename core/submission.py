@@ -74,6 +74,8 @@ def precheck(
             details={"known_connections": sorted(settings.sql_connections)},
         )
     refs = [(params.get("source") or {}).get("dataset")]
+    if kind.name == "dataops.profile":
+        refs.append(params.get("dataset"))
     refs += [
         step.get("dataset") for step in params.get("transforms", []) + params.get("checks", [])
     ]

@@ -30,7 +30,13 @@ MAX_CASES = 100
 
 @job_task("dataops.profile")
 def profile(ctx: JobContext, params: ProfileParams) -> dict[str, Any]:
-    """Profile an uploaded CSV: rows, columns, dtypes, nulls, basic statistics."""
+    """Profile an uploaded CSV or a dataset version: rows, dtypes, nulls, statistics."""
+    if params.dataset is not None:
+        frame, lineage = read_dataset(ctx, params.dataset)
+        result = profile_frame(frame.head(params.sample_rows) if params.sample_rows else frame)
+        result["dataset"] = lineage
+        return result
+    assert params.file_id is not None
     record = ctx.file_record(params.file_id)
     with ctx.local_file(params.file_id) as path:
         try:
@@ -215,7 +221,10 @@ def validate(ctx: JobContext, params: ValidateParams) -> dict[str, Any]:
 def etl(ctx: JobContext, params: EtlParams) -> dict[str, Any]:
     """Extract → transform → check → quarantine → load; every row accounted for."""
     steps = _steps(params)
-    frame, broken, lineage = read_source(ctx, params.resolved_source(), params.parameters)
+    today = ctx.now().date()
+    frame, broken, lineage = read_source(
+        ctx, params.resolved_source(today), params.resolved_parameters(today)
+    )
     ctx.progress(0.2, f"read {len(frame)} rows", force=True)
     _check_columns(steps, frame)
     lookups, inputs = _lookups(ctx, steps)

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
+
+import pytest
 
 from core.catalog import get_kind
 from core.config import Settings
@@ -46,3 +50,35 @@ def test_every_scheduled_kind_is_in_the_catalog_with_valid_default_params(
 ) -> None:
     for entry in beat_schedule(Settings.from_env({"TRIOPS_HOME": str(tmp_path)})).values():
         get_kind(entry["task"]).validate_params(entry["kwargs"]["params"])
+
+
+def test_an_etl_spec_can_be_scheduled_nightly_with_yesterdays_date(tmp_path: Path) -> None:
+    spec = {
+        "source": {"path": "sales/{date}.csv"},
+        "parameters": {"date": "@yesterday"},
+        "target": {"table": "sales", "mode": "upsert", "keys": ["day"]},
+    }
+    settings = Settings.from_env(
+        {
+            "TRIOPS_HOME": str(tmp_path),
+            "TRIOPS_ETL_SCHEDULES": json.dumps(
+                {"nightly-sales": {"crontab": "0 2 * * *", "params": spec}}
+            ),
+        }
+    )
+    entry = beat_schedule(settings)["etl-nightly-sales"]
+    assert entry["task"] == "dataops.etl"
+    assert entry["schedule"].hour == {2} and entry["schedule"].minute == {0}
+    params = get_kind("dataops.etl").params_model.model_validate(entry["kwargs"]["params"])
+    assert params.resolved_source(date(2026, 3, 1)).path == "sales/2026-02-28.csv"
+
+
+def test_a_malformed_etl_schedule_stops_beat_with_a_clear_error(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "TRIOPS_HOME": str(tmp_path),
+            "TRIOPS_ETL_SCHEDULES": json.dumps({"bad": {"crontab": "every night", "params": {}}}),
+        }
+    )
+    with pytest.raises(ValueError, match="5 fields"):
+        beat_schedule(settings)

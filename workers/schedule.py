@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from celery.schedules import crontab
+
 from core.config import Settings
 
 
@@ -42,4 +44,30 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             settings.drift_check_interval_s,
             {"model": model, "alias": "production", **source},
         )
+    for name, entry in settings.etl_schedules.items():
+        schedule[f"etl-{name}"] = _etl_entry(name, entry)
     return schedule
+
+
+def _etl_entry(name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """A scheduled ETL spec: `crontab` (five fields, UTC) or `interval_s`, and `params`."""
+    params = entry.get("params")
+    if not isinstance(params, dict):
+        raise ValueError(f"ETL schedule {name!r} needs params (the spec)")
+    if "crontab" in entry:
+        fields = str(entry["crontab"]).split()
+        if len(fields) != 5:
+            raise ValueError(f"ETL schedule {name!r}: crontab needs 5 fields, got {fields}")
+        minute, hour, day_of_month, month_of_year, day_of_week = fields
+        when: Any = crontab(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+            day_of_week=day_of_week,
+        )
+    elif "interval_s" in entry:
+        when = timedelta(seconds=float(entry["interval_s"]))
+    else:
+        raise ValueError(f"ETL schedule {name!r} needs crontab or interval_s")
+    return {"task": "dataops.etl", "schedule": when, "kwargs": {"params": params}}

@@ -8,6 +8,7 @@ expression or regex is a 422 before anything runs.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -24,10 +25,21 @@ from core.params.common import FileId, Params
 
 
 class ProfileParams(Params):
-    file_id: FileId = Field(description="An uploaded CSV file (POST /api/v1/files).")
+    file_id: FileId | None = Field(default=None, description="An uploaded CSV file.")
+    dataset: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9}$",
+        description="Or a dataset version, NAME@VERSION.",
+    )
     sample_rows: int | None = Field(
         default=None, gt=0, description="Profile only the first N rows (default: all)."
     )
+
+    @model_validator(mode="after")
+    def _one(self) -> ProfileParams:
+        if (self.file_id is None) == (self.dataset is None):
+            raise ValueError("give exactly one of file_id or dataset")
+        return self
 
 
 class Source(BaseModel):
@@ -154,7 +166,10 @@ class EtlParams(ValidateParams):
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")],
         Annotated[
             str,
-            StringConstraints(pattern=r"^[A-Za-z0-9_:+-]+(\.[A-Za-z0-9_:+-]+)*$", max_length=100),
+            StringConstraints(
+                pattern=r"^(@today|@yesterday|[A-Za-z0-9_:+-]+(\.[A-Za-z0-9_:+-]+)*)$",
+                max_length=100,
+            ),
         ],
     ] = Field(
         default_factory=dict,
@@ -169,9 +184,16 @@ class EtlParams(ValidateParams):
                 raise ValueError(f"source.path needs parameters {missing}")
         return self
 
-    def resolved_source(self) -> Source:
+    def resolved_parameters(self, today: date) -> dict[str, str]:
+        """Parameters with `@today` / `@yesterday` as ISO dates (for scheduled runs)."""
+        relative = {"@today": today, "@yesterday": today - timedelta(days=1)}
+        return {
+            k: relative[v].isoformat() if v in relative else v for k, v in self.parameters.items()
+        }
+
+    def resolved_source(self, today: date) -> Source:
         if self.source.path is None or not self.parameters:
             return self.source
         return self.source.model_copy(
-            update={"path": substitute(self.source.path, self.parameters)}
+            update={"path": substitute(self.source.path, self.resolved_parameters(today))}
         )

@@ -463,6 +463,8 @@ def test_a_join_and_a_referential_check_read_other_dataset_versions(
             },
         )
         lineage = client.http.get("/datasets/orders-by-region/versions/1").json()
+        profiled = client.wait(client.submit("dataops.profile", {"dataset": ref})["id"])
+    assert profiled["status"] == "succeeded" and profiled["result"]["rows"] == 2
     assert done["status"] == "succeeded", done["error"]
     rows = done["result"]["rows"]
     assert (rows["read"], rows["filtered"], rows["quarantined"], rows["loaded"]) == (3, 1, 1, 1)
