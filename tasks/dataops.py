@@ -248,7 +248,8 @@ def etl(ctx: JobContext, params: EtlParams) -> dict[str, Any]:
     quarantined = len(rejected) + len(broken)
     read = int(counts["input"]) + len(broken)
     filtered, deduplicated = int(counts["filtered"]), int(counts["deduplicated"])
-    if read != len(clean) + quarantined + filtered + deduplicated:
+    aggregated = int(counts.get("aggregated", 0))
+    if read != len(clean) + quarantined + filtered + deduplicated + aggregated:
         raise RuntimeError("row accounting does not add up; nothing was loaded")
     rows = {
         "read": read,
@@ -258,6 +259,8 @@ def etl(ctx: JobContext, params: EtlParams) -> dict[str, Any]:
         "deduplicated": deduplicated,
         "by_rule": by_rule,
     }
+    if aggregated:
+        rows["aggregated"] = aggregated
     artifacts = []
     if quarantined:
         artifacts.append(_save_quarantine(ctx, rejected, broken))

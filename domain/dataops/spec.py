@@ -190,6 +190,31 @@ class Join(_Model):
     how: Literal["left", "inner"] = "left"
 
 
+class Metric(_Model):
+    """One aggregate: `fn` over `column` (`count` without a column counts rows)."""
+
+    fn: Literal["sum", "mean", "min", "max", "count", "nunique", "first", "last"]
+    column: ColumnName | None = None
+
+    @model_validator(mode="after")
+    def _column(self) -> Metric:
+        if self.column is None and self.fn != "count":
+            raise ValueError(f"{self.fn} needs a column")
+        return self
+
+
+class Aggregate(_Model):
+    """Group rows by `by` and compute `metrics` ({output column: metric}).
+
+    The rows folded into groups are counted as `aggregated`; each group keeps the row id
+    of its first input row.
+    """
+
+    type: Literal["aggregate"]
+    by: ColumnList
+    metrics: Annotated[dict[ColumnName, Metric], Field(min_length=1, max_length=200)]
+
+
 Transform = Annotated[
     Rename
     | Select
@@ -203,7 +228,8 @@ Transform = Annotated[
     | Deduplicate
     | Filter
     | Derive
-    | Join,
+    | Join
+    | Aggregate,
     Field(discriminator="type"),
 ]
 """One step of the pipeline, tagged by `type`."""
@@ -361,6 +387,8 @@ def _transform_columns(transform: Any) -> list[str]:
         return list(transform.keys or [])
     if isinstance(transform, Join):
         return list(transform.on)
+    if isinstance(transform, Aggregate):
+        return [*transform.by, *(m.column for m in transform.metrics.values() if m.column)]
     if isinstance(transform, ParseDatetime | Replace):
         return [transform.column]
     if isinstance(transform, Select | Drop | TextCase | DropNull):
@@ -410,6 +438,8 @@ def validate_against_columns(
             current = [c for c in transform.columns if c in current]
         elif isinstance(transform, Drop):
             current = [c for c in current if c not in transform.columns]
+        elif isinstance(transform, Aggregate):
+            current = [*transform.by, *(c for c in transform.metrics if c not in transform.by)]
         elif isinstance(transform, Join):
             clashes = sorted(set(transform.columns) & set(current))
             if clashes:

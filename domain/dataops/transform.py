@@ -20,6 +20,7 @@ from domain.dataops.expressions import ExpressionError, evaluate, evaluate_mask,
 from domain.dataops.spec import (
     RESERVED,
     ROW_ID,
+    Aggregate,
     Cast,
     Deduplicate,
     Derive,
@@ -69,7 +70,7 @@ class TransformResult:
     counts:
         {"input", "output", "filtered", "deduplicated", "quarantined", "nulled",
         "by_rule": {label: rows removed (or values nulled) by that transform}}; always
-        input == output + filtered + deduplicated + quarantined.
+        input == output + filtered + deduplicated + quarantined + aggregated.
     """
 
     frame: pd.DataFrame
@@ -131,6 +132,7 @@ class _State:
             "filtered": 0,
             "deduplicated": 0,
             "quarantined": 0,
+            "aggregated": 0,
             "nulled": 0,
             "by_rule": {},
         }
@@ -159,6 +161,23 @@ class _State:
         self.frame = self.frame[keep.to_numpy()]
         self.counts[kind] += removed
         self.counts["by_rule"][label] = self.counts["by_rule"].get(label, 0) + removed
+
+    def aggregate(self, label: str, transform: Aggregate) -> None:
+        by = list(transform.by)
+        used = [m.column for m in transform.metrics.values() if m.column]
+        self.need(label, [*by, *used])
+        groups = self.frame.groupby(by, dropna=False, sort=True)
+        out = groups[ROW_ID].min().rename(ROW_ID).to_frame()
+        for name, metric in transform.metrics.items():
+            if metric.column is None:
+                out[name] = groups.size()
+            else:
+                out[name] = groups[metric.column].agg(metric.fn)
+        out = out.reset_index()
+        folded = len(self.frame) - len(out)
+        self.counts["aggregated"] += folded
+        self.counts["by_rule"][label] = self.counts["by_rule"].get(label, 0) + folded
+        self.frame = out[[*by, *transform.metrics, ROW_ID]]
 
     def join(self, label: str, transform: Join) -> None:
         keys = list(transform.on)
@@ -249,6 +268,8 @@ class _State:
             self.remove(label, evaluate_mask(parse(transform.expr), self.frame), "filtered")
         elif isinstance(transform, Join):
             self.join(label, transform)
+        elif isinstance(transform, Aggregate):
+            self.aggregate(label, transform)
         elif isinstance(transform, Derive):
             if transform.column in RESERVED:
                 raise TransformError(label, f"column name '{transform.column}' is reserved")

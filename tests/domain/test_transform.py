@@ -63,6 +63,7 @@ def test_a_full_pipeline_accounts_for_every_input_row(orders: pd.DataFrame) -> N
         "filtered": 1,
         "deduplicated": 1,
         "quarantined": 3,
+        "aggregated": 0,
         "nulled": 0,
         "by_rule": {
             "transforms[1].cast": 2,
@@ -241,4 +242,36 @@ def test_a_join_on_repeated_keys_is_refused_rather_than_multiplying_rows() -> No
     with pytest.raises(TransformError, match="repeats 2 keys"):
         apply_transforms(
             pd.DataFrame({"code": ["fr"]}), _join_steps("left"), {"regions@1": repeated}
+        )
+
+
+def test_an_aggregate_folds_rows_into_groups_and_counts_them() -> None:
+    steps = EtlSteps.model_validate(
+        {
+            "transforms": [
+                {
+                    "type": "aggregate",
+                    "by": ["region"],
+                    "metrics": {
+                        "orders": {"fn": "count"},
+                        "revenue": {"fn": "sum", "column": "amount"},
+                        "largest": {"fn": "max", "column": "amount"},
+                    },
+                }
+            ]
+        }
+    )
+    frame = pd.DataFrame({"region": ["eu", "na", "eu", "eu"], "amount": [10, 5, 20, 30]})
+    result = apply_transforms(frame, list(steps.transforms))
+    out = result.frame.set_index("region")
+    assert out.loc["eu", "orders"] == 3 and out.loc["eu", "revenue"] == 60
+    assert out.loc["na", "largest"] == 5
+    assert result.counts["aggregated"] == 2
+    assert result.counts["input"] == len(result.frame) + result.counts["aggregated"]
+
+
+def test_an_aggregate_needs_a_column_for_anything_but_count() -> None:
+    with pytest.raises(ValueError, match="sum needs a column"):
+        EtlSteps.model_validate(
+            {"transforms": [{"type": "aggregate", "by": ["a"], "metrics": {"s": {"fn": "sum"}}}]}
         )
