@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import AlertRecord, Incident, IncidentEvent, Notification, new_id
-from core.pagination import after_cursor, check_limit, encode_cursor
+from core.pagination import fetch_page
 from domain.aiops.alerts import (
     Alert,
     AlertGroup,
@@ -427,7 +427,6 @@ def list_incidents(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[Incident], str | None]:
-    check_limit(limit)
     query = select(Incident)
     if status:
         if status not in ("open", "acknowledged", "resolved"):
@@ -438,13 +437,7 @@ def list_incidents(
     if service:
         matching = select(AlertRecord.incident_id).where(AlertRecord.service == service)
         query = query.where(Incident.id.in_(matching))
-    rows = list(
-        session.scalars(after_cursor(query, cursor, Incident.created_at, Incident.id, limit))
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if more and rows else None
-    return rows, (encode_cursor(last.created_at, last.id) if last else None)
+    return fetch_page(session, query, cursor, Incident.created_at, Incident.id, limit)
 
 
 def act(

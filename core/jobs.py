@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.catalog import JobKind
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FINISHED, Artifact, Job, JobStatus, StoredFile, utcnow
-from core.pagination import after_cursor, check_limit, encode_cursor
+from core.pagination import fetch_page
 from core.storage import BlobInfo
 
 
@@ -113,7 +113,6 @@ def list_jobs(
     cursor: str | None = None,
 ) -> Page:
     """Newest first, `limit` at a time; pass the returned cursor for the next page."""
-    check_limit(limit)
     query = select(Job)
     if kind:
         query = query.where(Job.kind == kind)
@@ -125,11 +124,8 @@ def list_jobs(
         query = query.where(Job.status == status)
     if parent_id:
         query = query.where(Job.parent_id == parent_id)
-    jobs = list(session.scalars(after_cursor(query, cursor, Job.created_at, Job.id, limit)))
-    more = len(jobs) > limit
-    jobs = jobs[:limit]
-    last = jobs[-1] if more and jobs else None
-    return Page(jobs=jobs, next_cursor=encode_cursor(last.created_at, last.id) if last else None)
+    jobs, next_cursor = fetch_page(session, query, cursor, Job.created_at, Job.id, limit)
+    return Page(jobs=jobs, next_cursor=next_cursor)
 
 
 def mark_enqueued(*, session: Session, job: Job, now: datetime) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core.errors import InvalidInput
 
@@ -32,6 +32,23 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 def check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}")
+
+
+def fetch_page(
+    session: Session,
+    query: Select[Any],
+    cursor: str | None,
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[str],
+    limit: int,
+) -> tuple[list[Any], str | None]:
+    """One page of `query`, newest first, and the cursor of the next page (None at the end)."""
+    check_limit(limit)
+    rows = list(session.scalars(after_cursor(query, cursor, created_at, row_id, limit)))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor(last.created_at, last.id)
 
 
 def after_cursor(

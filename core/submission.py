@@ -12,7 +12,7 @@ from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from core import jobs
+from core import datasets, jobs
 from core.catalog import JobKind, get_kind
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, Unavailable
@@ -80,10 +80,8 @@ def precheck(
         step.get("dataset") for step in params.get("transforms", []) + params.get("checks", [])
     ]
     for ref in filter(None, refs):
-        from core.datasets import get_version
-
         name, version = str(ref).split("@", 1)
-        get_version(session=session, name=name, version=int(version))
+        datasets.get_version(session=session, name=name, version=int(version))
     if kind.name.startswith("mlops."):
         from core.registry import precheck as registry_precheck
 

@@ -8,6 +8,7 @@ error's type and message — happens here, once.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import random
@@ -20,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import pandas as pd
 from celery import Task, shared_task
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -28,12 +30,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError as SQLOperationalError
 from sqlalchemy.orm import Session
 
-from core import jobs
+from core import datasets, jobs
 from core.catalog import CATALOG, JobKind
 from core.config import Settings, get_settings
 from core.db import session_scope
 from core.errors import TriopsError, Unavailable
-from core.models import Job, JobStatus, StoredFile, utcnow
+from core.models import DatasetVersion, Job, JobStatus, StoredFile, utcnow
 from core.storage import BlobStore
 from domain.backoff import compute_backoff
 
@@ -101,6 +103,14 @@ class JobContext:
                 for chunk in iter(lambda: src.read(1024 * 1024), b""):
                     out.write(chunk)
             yield target
+
+    def dataset_frame(self, ref: str) -> tuple[pd.DataFrame, DatasetVersion]:
+        """A DataOps dataset version (`name@version`), read from its Parquet file."""
+        name, version = ref.split("@", 1)
+        with self.session() as session:
+            row = datasets.get_version(session=session, name=name, version=int(version))
+        with BlobStore(self.settings.artifacts_url).open(row.url) as handle:
+            return pd.read_parquet(io.BytesIO(handle.read())), row
 
     def save_artifact(self, name: str, data: bytes | Path, media_type: str) -> dict[str, Any]:
         """Store an artifact of this job; a rerun replaces the file and its row."""

@@ -17,7 +17,6 @@ from core.config import normalise_database_url
 from core.db import get_engine, make_engine
 from core.errors import InvalidInput
 from core.params.dataops import EtlParams, ProfileParams, Source, ValidateParams
-from core.storage import BlobStore
 from domain.dataops.checks import CheckReport, run_checks
 from domain.dataops.load import content_fingerprint
 from domain.dataops.profile import profile_frame
@@ -53,17 +52,15 @@ def profile(ctx: JobContext, params: ProfileParams) -> dict[str, Any]:
 # --- reading sources ------------------------------------------------------------------
 
 
-def _source_path(ctx: JobContext, source: Source) -> tuple[Path, dict[str, Any], str]:
-    """A local path for the source, its lineage entry, and a display name."""
-    if source.path is not None:
-        root = ctx.settings.data_root.resolve()
-        path = (root / source.path).resolve()
-        if not path.is_relative_to(root):
-            raise InvalidInput("path must stay inside the data directory")
-        if not path.is_file():
-            raise InvalidInput(f"no file {source.path!r} in the data directory")
-        return path, {"path": source.path}, source.path
-    raise AssertionError("file sources are opened with ctx.local_file")
+def _data_file(ctx: JobContext, relative: str) -> Path:
+    """A file under the data directory; nothing outside it, even through links."""
+    root = ctx.settings.data_root.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise InvalidInput("path must stay inside the data directory")
+    if not path.is_file():
+        raise InvalidInput(f"no file {relative!r} in the data directory")
+    return path
 
 
 def read_source(
@@ -85,18 +82,15 @@ def read_source(
         with ctx.local_file(source.file_id) as path:
             frame, broken = _read(path, source, record.name)
         return frame, broken, {"file_id": record.id, "name": record.name, "sha256": record.sha256}
-    path, lineage, _ = _source_path(ctx, source)
+    assert source.path is not None
+    path = _data_file(ctx, source.path)
     frame, broken = _read(path, source, path.name)
-    return frame, broken, lineage
+    return frame, broken, {"path": source.path}
 
 
 def read_dataset(ctx: JobContext, ref: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """A dataset version (`name@version`) and its lineage entry."""
-    name, version = ref.split("@", 1)
-    with ctx.session() as session:
-        row = datasets.get_version(session=session, name=name, version=int(version))
-    with BlobStore(ctx.settings.artifacts_url).open(row.url) as handle:
-        frame = pd.read_parquet(io.BytesIO(handle.read()))
+    frame, row = ctx.dataset_frame(ref)
     return frame, {"dataset": ref, "sha256": row.sha256}
 
 

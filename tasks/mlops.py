@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 import sklearn
 from celery import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import datasets, registry
+from core import registry
 from core.errors import GateFailed, InvalidInput
 from core.model_store import load_model
-from core.models import ModelVersion
+from core.models import Job, ModelVersion
 from core.params.mlops import (
     CheckDriftParams,
     DatasetInput,
@@ -57,18 +58,9 @@ def read_frame(ctx: JobContext, file_id: str) -> pd.DataFrame:
             raise InvalidInput(f"file {record.name!r} is not a readable CSV: {exc}") from exc
 
 
-def read_dataset_version(ctx: JobContext, spec: str) -> pd.DataFrame:
-    """A DataOps dataset version (`dataset:NAME@VERSION`), read from its Parquet file."""
-    name, version = spec.split(":", 1)[1].split("@", 1)
-    with ctx.session() as session:
-        row = datasets.get_version(session=session, name=name, version=int(version))
-    with BlobStore(ctx.settings.artifacts_url).open(row.url) as handle:
-        return pd.read_parquet(io.BytesIO(handle.read()))
-
-
 def _table(ctx: JobContext, params: DatasetInput) -> pd.DataFrame:
     if params.dataset is not None:
-        return read_dataset_version(ctx, params.dataset)
+        return ctx.dataset_frame(params.dataset.split(":", 1)[1])[0]
     assert params.file_id is not None
     return read_frame(ctx, params.file_id)
 
@@ -283,10 +275,6 @@ def _pipeline_version(ctx: JobContext, model: str, version: int | str) -> int | 
     """`latest` inside a pipeline means the version an earlier step of it trained."""
     if version != "latest":
         return version
-    from sqlalchemy import select
-
-    from core.models import Job
-
     with ctx.session() as session:
         me = session.get(Job, ctx.job_id)
         if me is None or me.pipeline_id is None:

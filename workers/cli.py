@@ -325,10 +325,7 @@ def etl_run(spec: str, params: tuple[str, ...], span: str | None, wait: bool) ->
             if len(steps) == 1:
                 ids = [client.submit("dataops.etl", steps[0]["params"])["id"]]
             else:
-                response = client.http.post(
-                    "/pipelines", json={"name": f"backfill {spec}", "steps": steps}
-                )
-                body = client._json(response)
+                body = client.create_pipeline(steps, name=f"backfill {spec}")
                 ids = [step["id"] for step in body["steps"]]
                 click.echo(f"pipeline {body['id']}")
         except ApiError as exc:

@@ -70,6 +70,14 @@ class TriopsClient:
         result: dict[str, Any] = self._json(self.http.post("/jobs", json=body))
         return result
 
+    def create_pipeline(
+        self, steps: list[dict[str, Any]], *, name: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            self.http.post("/pipelines", json={"name": name, "steps": steps})
+        )
+        return result
+
     def job(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json(self.http.get(f"/jobs/{job_id}"))
         return result
