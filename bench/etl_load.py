@@ -1,10 +1,12 @@
 """1,000,000-row ETL into PostgreSQL against a hand-written pandas baseline, same run.
 
 Run: ``.venv/bin/python -m bench.etl_load [ROWS]``. Generates a CSV with 10 mixed columns,
-then, each in its own process (so peak memory is its own): ours — read, 3 transforms
-(cast, parse_datetime, lower), 3 checks (not_null, range, allowed), quarantine, load with
-`replace` in one transaction (PostgreSQL COPY) — exactly the code of `dataops.etl`; and
-the baseline — `pd.read_csv` + `to_sql(method="multi", chunksize=5_000)`. Uses
+then, each in its own process (so peak memory is its own): ours — the chunked pass of
+`dataops.etl`: read, 3 transforms (cast, parse_datetime, lower), 3 checks (not_null,
+range, allowed), quarantine, staged with COPY and applied with `replace` in one
+transaction; and the baseline — `pd.read_csv` + `to_sql(method="multi", chunksize=5_000)`.
+Ours runs again on a quarter of the file and with chunks four times smaller: peak memory
+should follow the chunk size, not the file size. Uses
 `TRIOPS_DATABASE_URL` or the local PostgreSQL. Writes ``var/bench/etl_load.json``.
 """
 
@@ -78,41 +80,43 @@ SPEC: dict[str, Any] = {
 }
 
 
-def run_ours(path: Path, url: str) -> dict[str, Any]:
+def run_ours(path: Path, url: str, chunk_rows: int = 100_000) -> dict[str, Any]:
+    """The chunked pass of `dataops.etl` (read, transforms, checks, quarantine) staged
+    into the warehouse load, `chunk_rows` rows at a time."""
     from datetime import UTC, datetime
+    from types import SimpleNamespace
 
     from sqlalchemy import create_engine
 
     from core import warehouse
-    from domain.dataops.checks import run_checks
-    from domain.dataops.spec import ROW_ID, EtlSteps
-    from domain.dataops.transform import apply_transforms
-    from tasks.dataops import _quarantine, _read_csv
+    from domain.dataops.spec import EtlSteps
+    from tasks.dataops import _Pass, _read_csv
 
     engine = create_engine(url)
-    started = time.perf_counter()
-    frame, broken = _read_csv(path, ",")
-    steps = EtlSteps.model_validate(SPEC)
-    transformed = apply_transforms(frame, list(steps.transforms))
-    report = run_checks(transformed.frame, list(steps.checks), now=datetime.now(UTC))
-    clean, _rejected = _quarantine(transformed.frame, transformed.quarantined, report)
-    output = clean.drop(columns=[ROW_ID]).reset_index(drop=True)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS wh_bench_etl")
         conn.exec_driver_sql("DELETE FROM etl_loads WHERE job_id = 'bench'")
+    started = time.perf_counter()
+    steps = EtlSteps.model_validate(SPEC)
+    ctx: Any = SimpleNamespace(now=lambda: datetime.now(UTC), progress=lambda *a, **k: None)
+    run = _Pass(ctx, steps, {}, quarantine_path=None)
     with engine.begin() as conn:
-        changes = warehouse.load(
-            conn,
-            table="bench_etl",
-            frame=output,
-            mode="replace",
-            keys=[],
-            job_id="bench",
-            now=datetime.now(UTC),
+        loading = warehouse.Load(
+            conn, table="bench_etl", mode="replace", keys=[], job_id="bench", now=ctx.now()
         )
+        for clean in run.chunks(_read_csv(path, ",", chunk_rows)):
+            loading.stage(clean)
+        report = run.checks.finish(run.columns or [])
+        changes = loading.finish()
     elapsed = time.perf_counter() - started
     engine.dispose()
-    return {"rows": len(frame) + len(broken), "loaded": changes["inserted"], "seconds": elapsed}
+    assert report.results and run.totals()["read"] == run.read
+    return {
+        "rows": run.read,
+        "loaded": changes["inserted"],
+        "chunk_rows": chunk_rows,
+        "seconds": elapsed,
+    }
 
 
 def run_baseline(path: Path, url: str) -> dict[str, Any]:
@@ -129,15 +133,27 @@ def run_baseline(path: Path, url: str) -> dict[str, Any]:
     return {"rows": len(frame), "loaded": len(frame), "seconds": elapsed}
 
 
-def _child(which: str, path: str, url: str) -> None:
-    result = (run_ours if which == "ours" else run_baseline)(Path(path), url)
+def _child(which: str, path: str, url: str, chunk_rows: int) -> None:
+    if which == "ours":
+        result = run_ours(Path(path), url, chunk_rows)
+    else:
+        result = run_baseline(Path(path), url)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result))
 
 
-def _spawn(which: str, path: Path, url: str) -> dict[str, Any]:
+def _spawn(which: str, path: Path, url: str, chunk_rows: int = 100_000) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.etl_load", "--child", which, str(path), url],
+        [
+            sys.executable,
+            "-m",
+            "bench.etl_load",
+            "--child",
+            which,
+            str(path),
+            url,
+            str(chunk_rows),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -158,20 +174,33 @@ def main(rows: int = 1_000_000) -> None:
         url = settings.database_url
         path = Path(tmp) / "hosts.csv"
         generate(path, rows)
+        quarter = Path(tmp) / "hosts-quarter.csv"
+        generate(quarter, rows // 4)
         size_mb = round(path.stat().st_size / 2**20, 1)
         baseline = _spawn("baseline", path, url)
         ours = _spawn("ours", path, url)
+        # Memory follows the chunk size, not the file: a quarter of the file with the same
+        # chunks, and the whole file with chunks four times smaller.
+        memory = {
+            "quarter_file": _spawn("ours", quarter, url),
+            "quarter_chunks": _spawn("ours", path, url, 25_000),
+        }
     result = {
         "rows": rows,
         "file_mb": size_mb,
         "ours": ours,
         "baseline": baseline,
+        "memory": memory,
         "speed_ratio": round(ours["rows_per_s"] / baseline["rows_per_s"], 2),
     }
-    print("| run | seconds | rows/s | peak RSS MB |\n|---|---|---|---|")
-    for name in ("ours", "baseline"):
-        r = result[name]
-        print(f"| {name} | {r['seconds']:.1f} | {r['rows_per_s']:,} | {r['peak_rss_mb']} |")
+    print("| run | rows | chunk | seconds | rows/s | peak RSS MB |\n|---|---|---|---|---|---|")
+    runs = [("ours", ours), ("ours", memory["quarter_file"]), ("ours", memory["quarter_chunks"])]
+    for name, r in [*runs, ("baseline", baseline)]:
+        chunk = f"{r['chunk_rows']:,}" if "chunk_rows" in r else "whole file"
+        print(
+            f"| {name} | {r['rows']:,} | {chunk} | {r['seconds']:.1f} | {r['rows_per_s']:,} "
+            f"| {r['peak_rss_mb']} |"
+        )
     print(f"\nspeed ratio ours/baseline: {result['speed_ratio']} ({rows:,} rows, {size_mb} MB)")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
@@ -179,6 +208,6 @@ def main(rows: int = 1_000_000) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _child(sys.argv[2], sys.argv[3], sys.argv[4])
+        _child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:
         main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "token", "admin"}
@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # ETL specs run by beat: {"nightly-sales": {"crontab": "0 2 * * *", "params": {...}}}
     # (or "interval_s" instead of "crontab"); times are UTC.
     etl_schedules: dict[str, dict[str, Any]] = {}
+    # ETL inputs are read, transformed, checked and staged this many rows at a time: a
+    # worker's memory follows this number, not the size of the file.
+    etl_chunk_rows: int = Field(default=100_000, ge=100)
 
     # Retries of transient failures (broker, database, network) inside a job.
     max_attempts: int = 3
@@ -210,6 +213,7 @@ class Settings(BaseSettings):
             "TRIOPS_DRIFT_CHECKS": json.dumps(self.drift_checks),
             "TRIOPS_SQL_CONNECTIONS": json.dumps(self.sql_connections),
             "TRIOPS_ETL_SCHEDULES": json.dumps(self.etl_schedules),
+            "TRIOPS_ETL_CHUNK_ROWS": str(self.etl_chunk_rows),
         }
         if self.incident_webhook_url:
             env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url

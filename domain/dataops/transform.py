@@ -82,6 +82,9 @@ def apply_transforms(
     frame: pd.DataFrame,
     transforms: list[Any],
     lookups: Mapping[str, pd.DataFrame] | None = None,
+    *,
+    row_offset: int = 0,
+    seen: dict[str, KeyHashes] | None = None,
 ) -> TransformResult:
     """Run the transforms over a table in order.
 
@@ -94,6 +97,13 @@ def apply_transforms(
         Transform models from `domain.dataops.spec` (`Transform`).
     lookups:
         Dataset versions a `join` reads, by reference (`name@version`).
+    row_offset:
+        The `_row` id of the first row: a chunk of a larger input starts where the
+        previous chunk ended.
+    seen:
+        State kept across the chunks of one input: for each `deduplicate`, the hashes of
+        the keys already passed, so a repeat in a later chunk is dropped too (only
+        `keep: first` can be decided chunk by chunk).
 
     Returns
     -------
@@ -109,8 +119,9 @@ def apply_transforms(
     if reserved:
         raise TransformError("source", f"column names {reserved} are reserved")
     original = frame.reset_index(drop=True)
-    original.insert(len(original.columns), ROW_ID, np.arange(len(original), dtype="int64"))
-    state = _State(original, lookups or {})
+    original.index = pd.RangeIndex(row_offset, row_offset + len(original))
+    original.insert(len(original.columns), ROW_ID, original.index.to_numpy(dtype="int64"))
+    state = _State(original, lookups or {}, seen)
     for index, transform in enumerate(transforms):
         label = transform_label(index, transform)
         try:
@@ -120,10 +131,43 @@ def apply_transforms(
     return state.result()
 
 
+class KeyHashes:
+    """The 64-bit hashes of the keys seen so far in a chunked input: 8 bytes per key,
+    not the rows. Two different keys sharing a hash (odds about n²/2⁶⁵, ~3·10⁻⁸ for a
+    million keys) would count as a repeat."""
+
+    def __init__(self) -> None:
+        self.hashes = np.empty(0, dtype="uint64")
+
+    @staticmethod
+    def of(frame: pd.DataFrame) -> np.ndarray:
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype="uint64")
+
+    def seen_before(self, frame: pd.DataFrame) -> pd.Series:
+        """Per row: is its key among those already added?"""
+        hashes = self.of(frame)
+        if not len(self.hashes):
+            return pd.Series(False, index=frame.index)
+        at = np.searchsorted(self.hashes, hashes).clip(max=len(self.hashes) - 1)
+        return pd.Series(self.hashes[at] == hashes, index=frame.index)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.hashes = np.union1d(self.hashes, self.of(frame))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
 class _State:
-    def __init__(self, original: pd.DataFrame, lookups: Mapping[str, pd.DataFrame]) -> None:
+    def __init__(
+        self,
+        original: pd.DataFrame,
+        lookups: Mapping[str, pd.DataFrame],
+        seen: dict[str, KeyHashes] | None,
+    ) -> None:
         self.original = original
         self.lookups = lookups
+        self.seen = seen
         self.frame = original.copy()
         self.quarantine_parts: list[pd.DataFrame] = []
         self.counts: dict[str, Any] = {
@@ -263,6 +307,12 @@ class _State:
             self.need(label, keys)
             if keys:
                 repeated = self.frame.duplicated(subset=keys, keep=transform.keep)
+                if self.seen is not None:
+                    if transform.keep != "first":
+                        raise TransformError(label, "keep: last needs the whole input at once")
+                    known = self.seen.setdefault(label, KeyHashes())
+                    repeated |= known.seen_before(self.frame[keys])
+                    known.add(self.frame.loc[~repeated, keys])
                 self.remove(label, ~repeated, "deduplicated")
         elif isinstance(transform, Filter):
             self.remove(label, evaluate_mask(parse(transform.expr), self.frame), "filtered")

@@ -140,6 +140,7 @@ def stack(
         "TRIOPS_DATAOPS_CONCURRENCY": "1",
         "TRIOPS_INCIDENT_WEBHOOK_URL": webhook_sink.url,
         "TRIOPS_RETRY_BACKOFF_S": "0.5",
+        "TRIOPS_ETL_CHUNK_ROWS": "1000",  # inputs of over 1,000 rows are read in chunks
         "TRIOPS_SQL_CONNECTIONS": json.dumps({"suite": settings.database_url}),
     }
     procs = {

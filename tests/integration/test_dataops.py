@@ -348,18 +348,20 @@ def test_a_worker_killed_mid_load_leaves_no_partial_load_behind(
 
 
 def _loading(stack: Stack, client: TriopsClient, job_id: str, postgres: bool) -> bool:
-    """Whether the job is inside its load: on PostgreSQL, its COPY is running."""
+    """Whether the job is inside its load transaction: on PostgreSQL, rows are being
+    staged (COPY) or applied to the table; elsewhere, chunks are being read and staged."""
     if postgres:
         with get_engine(stack.settings).connect() as conn:
             return bool(
                 conn.execute(
                     text(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE state = 'active' AND query LIKE 'COPY \"wh_big_append\"%'"
+                        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                        "(query LIKE 'COPY \"triops_stage\"%' OR query LIKE 'INSERT INTO wh_%')"
                     )
                 ).scalar()
             )
-    return (client.job(job_id).get("progress_message") or "").startswith("loading")
+    message = client.job(job_id).get("progress_message") or ""
+    return message.endswith("rows read") or message.startswith("applying")
 
 
 def test_a_named_sql_connection_is_a_source_and_an_unknown_one_is_422(
@@ -470,3 +472,70 @@ def test_a_join_and_a_referential_check_read_other_dataset_versions(
     assert (rows["read"], rows["filtered"], rows["quarantined"], rows["loaded"]) == (3, 1, 1, 1)
     assert {i.get("dataset") for i in lineage["upstream"]} >= {ref}
     assert unknown.status_code == 404
+
+
+def test_an_input_larger_than_a_chunk_streams_with_every_row_accounted(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # The stack's workers read 1,000 rows at a time: 3,500 rows are four chunks, with a
+    # repeat of an id from the first chunk in the third, a broken line in the third, a
+    # null in the fourth and a dataset-level check over all of them.
+    lines = ["id,region,cpu"]
+    for i in range(3500):
+        lines.append(f"{i},eu-{i % 3},{i % 90}.5")
+    lines[2201] = "7,eu-1,7.5"  # id 7 again, 2,194 rows later
+    lines[2600] = "2599,eu-2,1.5,surplus"  # line 2,601 has a field too many
+    lines[3300] = "3299,,33.5"  # no region
+    path = tmp_path / "fleet.csv"
+    path.write_text("\n".join(lines) + "\n")
+    spec: dict[str, Any] = {
+        "transforms": [
+            {"type": "cast", "columns": {"id": "int", "cpu": "float"}, "on_error": "quarantine"},
+            {"type": "deduplicate", "keys": ["id"]},
+        ],
+        "checks": [
+            {"type": "not_null", "columns": ["region"]},
+            {"type": "unique", "columns": ["id"]},
+            {"type": "row_count", "min": 3000},
+        ],
+        "target": {"table": "fleet", "mode": "upsert", "keys": ["id"], "dataset": "fleet"},
+    }
+    with stack.client() as client:
+        spec["source"] = {"file_id": client.upload(path)["id"]}
+        first = run_etl(client, spec)
+        second = run_etl(client, spec)
+        quarantine = client.http.get(f"/jobs/{first['id']}/artifacts/quarantine.csv").text
+        version = client.http.get("/datasets/fleet/versions/1").json()
+    assert first["status"] == "succeeded", first["error"]
+    rows = first["result"]["rows"]
+    assert (rows["read"], rows["deduplicated"], rows["quarantined"], rows["loaded"]) == (
+        3500,
+        1,
+        2,
+        3497,
+    )
+    assert rows["by_rule"] == {"parse": 1, "transforms[1].deduplicate": 1, "check:not_null": 1}
+    reasons = list(csv.DictReader(io.StringIO(quarantine)))
+    assert sorted((r["_rule"], r["_line_number"] or r["_row"]) for r in reasons) == [
+        ("check", "3298"),  # the row id: rows that parsed, counted from 0
+        ("parse", "2601"),  # the line number in the file
+    ]
+    assert first["result"]["target_changes"] == {"inserted": 3497, "updated": 0, "deleted": 0}
+    assert second["result"]["target_changes"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert second["result"]["dataset"]["new"] is False
+    assert version["rows"] == 3497
+    with get_engine(stack.settings).connect() as conn:
+        count, distinct = conn.execute(
+            text("SELECT count(*), count(DISTINCT id) FROM wh_fleet")
+        ).one()
+    assert count == distinct == 3497
+
+    # A check over the whole input fails after the last chunk: nothing is loaded.
+    strict = {**spec, "checks": [{"type": "row_count", "max": 3000}]}
+    strict["target"] = {"table": "fleet_strict", "mode": "append"}
+    with stack.client() as client:
+        refused = run_etl(client, strict)
+    assert refused["status"] == "failed"
+    assert "3498 rows" in refused["error"]["message"]  # the checked rows, every chunk
+    with get_engine(stack.settings).connect() as conn:
+        assert not conn.dialect.has_table(conn, "wh_fleet_strict")
