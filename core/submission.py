@@ -82,10 +82,69 @@ def precheck(
     for ref in filter(None, refs):
         name, version = str(ref).split("@", 1)
         datasets.get_version(session=session, name=name, version=int(version))
+    if kind.name in ("dataops.etl", "dataops.validate"):
+        _precheck_columns(session=session, params=params, settings=settings)
     if kind.name.startswith("mlops."):
         from core.registry import precheck as registry_precheck
 
         registry_precheck(session=session, kind=kind.name, params=params)
+
+
+def _precheck_columns(
+    *, session: Session, params: dict[str, Any], settings: Settings | None
+) -> None:
+    """A spec naming columns its source does not have is refused at submit, when the
+    source's columns are known without reading it: a dataset version's schema, or the
+    header of an uploaded CSV or Parquet file. (SQL sources and paths with parameters
+    are checked when the job starts, before anything is loaded.)"""
+    from domain.dataops.spec import EtlSteps, validate_against_columns
+
+    source = params.get("source") or {}
+    columns: list[str] | None = None
+    if source.get("dataset"):
+        name, version = str(source["dataset"]).split("@", 1)
+        row = datasets.get_version(session=session, name=name, version=int(version))
+        columns = [str(c["name"]) for c in row.columns]
+    elif source.get("file_id") and settings is not None:
+        record = jobs.get_file(session=session, file_id=source["file_id"])
+        columns = _file_columns(settings, record.url, record.name, source)
+    if columns is None:
+        return
+    steps = EtlSteps.model_validate(
+        {"transforms": params.get("transforms", []), "checks": params.get("checks", [])}
+    )
+    problems = validate_against_columns(list(steps.transforms), list(steps.checks), columns)
+    if problems:
+        raise InvalidInput(f"the spec does not fit the source: {problems}", details=problems)
+
+
+def _file_columns(
+    settings: Settings, url: str, name: str, source: dict[str, Any]
+) -> list[str] | None:
+    """The column names of an uploaded CSV (its header line) or Parquet file (its
+    schema); None for other formats or a file that does not read (the job says why)."""
+    import csv
+    import io
+
+    import pyarrow.parquet as pq
+
+    from core.storage import BlobStore
+
+    kind = source.get("format") or (
+        "parquet" if name.endswith(".parquet") else "jsonl" if name.endswith(".json") else None
+    )
+    kind = kind or ("jsonl" if name.endswith(".jsonl") else "csv")
+    try:
+        with BlobStore(settings.files_url).open(url) as handle:
+            if kind == "parquet":
+                return [str(c) for c in pq.read_schema(handle).names]
+            if kind == "csv":
+                text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="")
+                header = next(csv.reader(text, delimiter=source.get("delimiter") or ","), None)
+                return header
+    except (OSError, ValueError, csv.Error, NotFound):
+        return None
+    return None
 
 
 def send(*, producer: Producer, job: Job) -> None:

@@ -292,9 +292,7 @@ class Load:
         else:
             if updated:
                 self.conn.execute(
-                    target.update()
-                    .where(match, differs)
-                    .values({c: stage.c[c] for c in others})
+                    target.update().where(match, differs).values({c: stage.c[c] for c in others})
                 )
             if inserted:
                 self.conn.execute(

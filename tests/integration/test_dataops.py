@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -187,17 +188,37 @@ def test_bad_specs_are_refused_before_anything_runs(stack: Stack, tmp_path: Path
         assert bad_expr.status_code == 422
         path = tmp_path / "few.csv"
         path.write_text("a,b\n1,2\n")
-        column = client.wait(
-            client.submit(
-                "dataops.etl",
-                {
-                    "source": {"file_id": client.upload(path)["id"]},
+        file_id = client.upload(path)["id"]
+        column = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {
+                    "source": {"file_id": file_id},
+                    "transforms": [{"type": "rename", "mapping": {"a": "price"}}],
                     "checks": [{"type": "not_null", "columns": ["prcie"]}],
                     "target": {"table": "few"},
                 },
-            )["id"]
+            },
         )
-    assert column["status"] == "failed" and "prcie" in column["error"]["message"]
+        parquet = tmp_path / "few.parquet"
+        pd.DataFrame({"a": [1], "b": [2]}).to_parquet(parquet)
+        schema = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.validate",
+                "params": {
+                    "source": {"file_id": client.upload(parquet)["id"]},
+                    "checks": [{"type": "unique", "columns": ["zzz"]}],
+                },
+            },
+        )
+        listed = client.jobs(kind="dataops.etl", limit=200)
+    assert schema.status_code == 422 and "zzz" in str(schema.json())
+    # Known from the file's header line at submit: refused before any job exists.
+    assert column.status_code == 422
+    assert "prcie" in str(column.json()) and "price" in str(column.json())
+    assert not [j for j in listed["jobs"] if j["params"]["target"].get("table") == "few"]
 
 
 def test_a_backfill_runs_the_spec_once_per_day_from_the_data_directory(
