@@ -38,7 +38,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": transport,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 5,
-        "result_backend": None,
+        # Results live in the jobs table; the Redis backend only carries the parts of a
+        # split ETL to its commit (a chord), and forgets them after a day.
+        "result_backend": settings.redis_url,
+        "result_expires": 86400,
         "task_ignore_result": True,
         "task_serializer": "json",
         "result_serializer": "json",

@@ -155,6 +155,7 @@ def send(*, producer: Producer, job: Job) -> None:
             task_id=job.id,
             queue=job.queue,
             kwargs={},
+            ignore_result=True,  # results are the jobs table's; no backend round trip
             retry=True,
             retry_policy=SEND_RETRY_POLICY,
         )
@@ -244,7 +245,7 @@ def submit_pipeline(
 
         chain(
             *(producer.signature(j.kind, task_id=j.id, queue=j.queue, immutable=True) for j in rows)
-        ).apply_async(retry=True, retry_policy=SEND_RETRY_POLICY)
+        ).apply_async(retry=True, retry_policy=SEND_RETRY_POLICY, ignore_result=True)
     except (OperationalError, KombuError, RedisError, OSError) as exc:
         now = utcnow()
         for job in rows:

@@ -128,6 +128,11 @@ class JobContext:
         return {"name": name, "size": info.size, "sha256": info.sha256, "url": info.url}
 
 
+class Deferred(dict[str, Any]):
+    """A body's answer when it has handed the job on (a chord of parts, then a commit):
+    the job stays `running`, and the task that finishes it records its result."""
+
+
 def error_dict(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, TriopsError):
         return exc.to_dict()
@@ -190,6 +195,8 @@ class JobTask(Task):
         except BaseException as exc:
             self._record_failure(settings, job_id, exc)
             raise
+        if isinstance(result, Deferred):
+            return None  # other tasks carry on: the one that finishes records the result
         with session_scope(settings) as session:
             jobs.finish_job(
                 session=session,

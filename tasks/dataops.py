@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,13 +15,16 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from celery import shared_task
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import datasets, warehouse
-from core.config import normalise_database_url
-from core.db import get_engine, make_engine
-from core.errors import InvalidInput
+from core import datasets, jobs, warehouse
+from core.catalog import CATALOG
+from core.config import Settings, get_settings, normalise_database_url
+from core.db import get_engine, make_engine, session_scope
+from core.errors import InvalidInput, NotFound, TriopsError
+from core.models import Job, JobStatus, utcnow
 from core.params.dataops import EtlParams, ProfileParams, Source, ValidateParams
 from core.storage import BlobStore
 from domain.dataops.checks import CheckReport
@@ -28,7 +33,9 @@ from domain.dataops.profile import profile_frame
 from domain.dataops.spec import ROW_ID, EtlSteps, dataset_refs, validate_against_columns
 from domain.dataops.stream import ChunkChecks, whole_input_reason
 from domain.dataops.transform import KeyHashes, TransformError, apply_transforms
-from tasks.base import JobContext, job_task
+from tasks.base import TRANSIENT, Deferred, JobContext, error_dict, job_task
+
+logger = logging.getLogger("triops.tasks")
 
 MAX_CASES = 100
 
@@ -194,28 +201,36 @@ def _read_csv(path: Path, delimiter: str, size: int) -> Iterator[Chunk]:
             header = next(reader)
         except StopIteration as exc:
             raise InvalidInput("the source is empty") from exc
-        rows: list[list[str]] = []
-        broken: list[dict[str, Any]] = []
-        yielded = False
-        for row in reader:
-            if not row:
-                continue
-            if len(row) != len(header):
-                broken.append(
-                    {
-                        "_line_number": reader.line_num,
-                        "_raw": delimiter.join(row),
-                        "_rule": "parse",
-                        "_reason": f"expected {len(header)} fields, found {len(row)}",
-                    }
-                )
-                continue
-            rows.append(row)
-            if len(rows) == size:
-                yield _text_frame(rows, header), broken
-                rows, broken, yielded = [], [], True
-        if rows or broken or not yielded:
+        yield from _csv_chunks(reader, header, delimiter, size, lines_before=0)
+
+
+def _csv_chunks(
+    reader: Any, header: list[str], delimiter: str, size: int, *, lines_before: int
+) -> Iterator[Chunk]:
+    """Chunks of `size` rows from a csv reader positioned after the header;
+    `lines_before` is the file's line number where the reader started."""
+    rows: list[list[str]] = []
+    broken: list[dict[str, Any]] = []
+    yielded = False
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(header):
+            broken.append(
+                {
+                    "_line_number": lines_before + reader.line_num,
+                    "_raw": delimiter.join(row),
+                    "_rule": "parse",
+                    "_reason": f"expected {len(header)} fields, found {len(row)}",
+                }
+            )
+            continue
+        rows.append(row)
+        if len(rows) == size:
             yield _text_frame(rows, header), broken
+            rows, broken, yielded = [], [], True
+    if rows or broken or not yielded:
+        yield _text_frame(rows, header), broken
 
 
 def _text_frame(rows: list[list[str]], header: list[str]) -> pd.DataFrame:
@@ -263,8 +278,12 @@ class _Pass:
         steps: EtlSteps,
         lookups: dict[str, pd.DataFrame],
         quarantine_path: Path | None,
+        *,
+        first_row: int = 0,
+        keep_row_ids: bool = False,
     ) -> None:
         self.ctx = ctx
+        self.keep_row_ids = keep_row_ids
         self.steps = steps
         self.lookups = lookups
         self.whole = whole_input_reason(list(steps.transforms))
@@ -273,13 +292,13 @@ class _Pass:
         )
         self.seen: dict[str, KeyHashes] | None = None if self.whole else {}
         self.read = 0
-        self.parsed = 0  # rows that parsed: the next chunk's first `_row` id
+        self.parsed = first_row  # the next chunk's first `_row` id: rows that parsed
         self.rows = {"loaded": 0, "quarantined": 0, "filtered": 0, "deduplicated": 0}
         self.aggregated = 0
         self.by_rule: dict[str, int] = {}
         self.columns: list[str] | None = None
         self.quarantine_path = quarantine_path
-        self.quarantine_columns: list[str] | None = None
+        self.quarantine_columns: list[str] = []
 
     def chunks(self, source: Iterator[Chunk]) -> Iterator[pd.DataFrame]:
         """The clean rows of each chunk (no `_row` column), in order."""
@@ -302,6 +321,14 @@ class _Pass:
             checked = transformed.frame
             if self.columns is None:
                 self.columns = [str(c) for c in checked.columns if c != ROW_ID]
+                source_columns = [str(c) for c in frame.columns]
+                extra = [c for c in self.columns if c not in source_columns]
+                self.quarantine_columns = [
+                    *QUARANTINE_META[:4],
+                    *source_columns,
+                    *extra,
+                    QUARANTINE_META[4],
+                ]
             reasons = self.checks.run(checked)
             failing = checked[ROW_ID].isin(list(reasons)).to_numpy()
             counts = transformed.counts
@@ -309,21 +336,23 @@ class _Pass:
                 self.rows[kind] += int(counts[kind])
             self.aggregated += int(counts.get("aggregated", 0))
             for rule, count in counts.get("by_rule", {}).items():
-                self._add_rule(rule, int(count))
+                self.add_rule(rule, int(count))
             for row_reasons in reasons.values():
                 for reason in {r.split(":", 1)[0] for r in row_reasons}:
-                    self._add_rule(f"check:{reason}", 1)
+                    self.add_rule(f"check:{reason}", 1)
             if broken:
-                self._add_rule("parse", len(broken))
+                self.add_rule("parse", len(broken))
             self._write_quarantine(
                 frame, offset, transformed.quarantined, checked[failing], reasons, broken
             )
-            clean = checked[~failing].drop(columns=[ROW_ID]).reset_index(drop=True)
+            clean = checked[~failing].reset_index(drop=True)
+            if not self.keep_row_ids:
+                clean = clean.drop(columns=[ROW_ID])
             self.rows["loaded"] += len(clean)
             self.ctx.progress(0.5, f"{self.read} rows read")
             yield clean
 
-    def _add_rule(self, rule: str, count: int) -> None:
+    def add_rule(self, rule: str, count: int) -> None:
         if count:
             self.by_rule[rule] = self.by_rule.get(rule, 0) + count
 
@@ -358,12 +387,7 @@ class _Pass:
         self.rows["quarantined"] += len(table)
         if self.quarantine_path is None:
             return
-        if self.quarantine_columns is None:
-            data = [str(c) for c in table.columns if c not in QUARANTINE_META]
-            self.quarantine_columns = [*QUARANTINE_META[:4], *data, "_raw"]
-            header = True
-        else:
-            header = False
+        header = not self.quarantine_path.exists()
         table = table.reindex(columns=self.quarantine_columns)
         for column in (ROW_ID, "_line_number"):
             table[column] = table[column].astype("Int64")
@@ -406,31 +430,44 @@ def validate(ctx: JobContext, params: ValidateParams) -> dict[str, Any]:
 def etl(ctx: JobContext, params: EtlParams) -> dict[str, Any]:
     """Extract → transform → check → quarantine → load, a chunk at a time; every row
     accounted for, and nothing loaded unless the whole input passes."""
+    if params.parallel > 1:
+        return _split(ctx, params)
     steps = _steps(params)
     today = ctx.now().date()
     lookups, inputs = _lookups(ctx, steps)
-    target = params.target
     with tempfile.TemporaryDirectory(prefix="triops-etl-") as tmp:
         run = _Pass(ctx, steps, lookups, quarantine_path=Path(tmp) / "quarantine.csv")
-        output = _DatasetWriter(Path(tmp) / "output.parquet") if target.dataset else None
         source = params.resolved_source(today)
-        with (
-            open_source(ctx, source, params.resolved_parameters(today)) as (chunks, lineage),
-            _load_transaction(ctx, params, target.table) as loading,
-        ):
-            for clean in run.chunks(chunks):
-                if loading is not None:
-                    loading.stage(clean)
-                if output is not None:
-                    output.write(clean)
-            result = _verdict(ctx, params, run, Path(tmp) / "quarantine.csv")
+        with open_source(ctx, source, params.resolved_parameters(today)) as (chunks, lineage):
+            return _load(ctx, params, run, run.chunks(chunks), [lineage, *inputs], Path(tmp))
+
+
+def _load(
+    ctx: JobContext,
+    params: EtlParams,
+    run: _Pass,
+    frames: Iterator[pd.DataFrame],
+    lineage: list[dict[str, Any]],
+    tmp: Path,
+) -> dict[str, Any]:
+    """Stage the clean frames into the target table and the dataset file, judge the whole
+    run, then apply the load (one transaction) and record the dataset version."""
+    target = params.target
+    output = _DatasetWriter(tmp / "output.parquet") if target.dataset else None
+    with _load_transaction(ctx, params, target.table) as loading:
+        for clean in frames:
             if loading is not None:
-                ctx.progress(0.8, f"applying {run.rows['loaded']} rows to {target.table}")
-                result["target_changes"] = loading.finish()
-                result["table"] = loading.name
-        # The load is committed; the dataset version is recorded after it.
-        if output is not None and target.dataset:
-            result["dataset"] = _save_dataset(ctx, target.dataset, output, [lineage, *inputs])
+                loading.stage(clean)
+            if output is not None:
+                output.write(clean)
+        result = _verdict(ctx, params, run, tmp / "quarantine.csv")
+        if loading is not None:
+            ctx.progress(0.8, f"applying {run.rows['loaded']} rows to {target.table}")
+            result["target_changes"] = loading.finish()
+            result["table"] = loading.name
+    # The load is committed; the dataset version is recorded after it.
+    if output is not None and target.dataset:
+        result["dataset"] = _save_dataset(ctx, target.dataset, output, lineage)
     return result
 
 
@@ -553,3 +590,304 @@ def _save_dataset(
             },
         )
         return {"name": name, "version": version.version, "new": created, "rows": version.rows}
+
+
+# --- a large file split across the dataops workers --------------------------------------
+#
+# `parallel: N` cuts a CSV file into N byte ranges at record boundaries. Each range is a
+# `dataops.etl_part` task (read, transform, row checks, quarantine — a chunk at a time)
+# writing its clean rows as a Parquet part; a chord then runs `dataops.etl_commit` once
+# all parts are in, which runs the checks over the whole (unique, row_count, freshness),
+# stages the parts into the target in one transaction and records the job's result.
+# Every step can run twice: a part rewrites its files, the commit loads once per job.
+
+
+@contextmanager
+def _open_binary(ctx: JobContext, source: Source) -> Iterator[Any]:
+    """The source file opened for binary reading (seekable, local or in the store)."""
+    if source.file_id is not None:
+        with ctx.open_file(source.file_id) as handle:
+            yield handle
+    else:
+        assert source.path is not None
+        with open(_data_file(ctx, source.path), "rb") as handle:
+            yield handle
+
+
+def plan_parts(handle: Any, parallel: int) -> tuple[list[str], list[dict[str, int]]]:
+    """The header and up to `parallel` byte ranges of about equal size, each starting on
+    a record (a quoted field may span lines) with the line and record counts before it."""
+    header_line = handle.readline()
+    header = next(csv.reader([header_line.decode("utf-8", errors="replace")]), None)
+    if not header:
+        raise InvalidInput("the source is empty")
+    handle.seek(0, 2)
+    size = handle.tell()
+    handle.seek(len(header_line))
+    targets = [size * k // parallel for k in range(1, parallel)]
+    parts: list[dict[str, int]] = []
+    start, lines, records = len(header_line), 1, 0
+    offset, part_lines, part_records = start, lines, records
+    inside = False
+    for line in handle:
+        offset += len(line)
+        lines += 1
+        if line.count(b'"') % 2:
+            inside = not inside
+        if inside:
+            continue
+        if line.strip():
+            records += 1
+        if targets and offset >= targets[0]:
+            parts.append(_part(len(parts), start, offset, part_lines, part_records))
+            start, part_lines, part_records = offset, lines, records
+            while targets and targets[0] <= offset:
+                targets.pop(0)
+    if offset > start or not parts:
+        parts.append(_part(len(parts), start, offset, part_lines, part_records))
+    return header, parts
+
+
+def _part(index: int, start: int, end: int, lines: int, records: int) -> dict[str, int]:
+    return {
+        "index": index,
+        "start": start,
+        "end": end,
+        "lines_before": lines,
+        "first_row": records,
+    }
+
+
+def _split(ctx: JobContext, params: EtlParams) -> Deferred:
+    from celery import chord
+
+    source = params.resolved_source(ctx.now().date())
+    _check_split_source(ctx, source)
+    with _open_binary(ctx, source) as handle:
+        header, parts = plan_parts(handle, params.parallel)
+    _check_columns(_steps(params), pd.DataFrame(columns=header))
+    ctx.progress(0.05, f"split into {len(parts)} parts", force=True)
+    queue = ctx.kind.queue
+    chord(etl_part.si(ctx.job_id, header, part).set(queue=queue) for part in parts)(
+        etl_commit.s(ctx.job_id).set(queue=queue)
+    )
+    return Deferred(parts=len(parts))
+
+
+def _check_split_source(ctx: JobContext, source: Source) -> None:
+    name = source.path or ctx.file_record(source.file_id or "").name
+    if name.endswith((".parquet", ".jsonl", ".json")):
+        raise InvalidInput("parallel splits CSV files only")
+
+
+def _job_params(settings: Settings, job_id: str) -> tuple[EtlParams, int]:
+    with session_scope(settings) as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
+        return EtlParams.model_validate(job.params), job.attempts
+
+
+def _part_folder(job_id: str) -> str:
+    return f"{job_id}-parts"
+
+
+@shared_task(
+    name="dataops.etl_part",
+    bind=True,
+    ignore_result=False,  # the chord hands the parts' summaries to the commit
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=CATALOG["dataops.etl"].time_limit_s,
+    soft_time_limit=CATALOG["dataops.etl"].soft_time_limit_s,
+)
+def etl_part(self: Any, job_id: str, header: list[str], part: dict[str, int]) -> dict[str, Any]:
+    """One byte range of a split ETL; a failure is returned for the commit to record."""
+    settings = get_settings()
+    try:
+        return _run_part(settings, job_id, header, part, self.request.hostname or "worker")
+    except TRANSIENT as exc:
+        raise self.retry(countdown=2, max_retries=5, exc=exc) from exc
+    except Exception as exc:
+        logger.info("job %s part %s failed: %s", job_id, part["index"], exc)
+        return {"index": part["index"], "error": error_dict(exc)}
+
+
+def _run_part(
+    settings: Settings, job_id: str, header: list[str], part: dict[str, int], worker: str
+) -> dict[str, Any]:
+    params, attempt = _job_params(settings, job_id)
+    kind = CATALOG["dataops.etl"]
+    ctx = JobContext(job_id=job_id, kind=kind, attempt=attempt, worker=worker, settings=settings)
+    steps = _steps(params)
+    lookups, _ = _lookups(ctx, steps)
+    source = params.resolved_source(ctx.now().date())
+    store = BlobStore(settings.artifacts_url)
+    folder = _part_folder(job_id)
+    index = part["index"]
+    with tempfile.TemporaryDirectory(prefix="triops-part-") as tmp:
+        quarantine = Path(tmp) / "quarantine.csv"
+        run = _Pass(ctx, steps, lookups, quarantine, first_row=part["first_row"], keep_row_ids=True)
+        output = _DatasetWriter(Path(tmp) / "part.parquet")
+        with _open_binary(ctx, source) as handle:
+            handle.seek(part["start"])
+            text = io.TextIOWrapper(
+                io.BufferedReader(_Range(handle, part["end"] - part["start"])),
+                encoding="utf-8",
+                errors="replace",
+                newline="",
+            )
+            reader = csv.reader(text, delimiter=source.delimiter)
+            size = settings.etl_chunk_rows
+            chunks = _csv_chunks(
+                reader, header, source.delimiter, size, lines_before=part["lines_before"]
+            )
+            for clean in run.chunks(chunks):
+                output.write(clean)
+        output.close()
+        parquet = store.put_file((folder, f"{index}.parquet"), str(output.path)).url
+        rejects = None
+        if quarantine.exists():
+            rejects = store.put_file((folder, f"{index}.quarantine.csv"), str(quarantine)).url
+    checks = run.checks
+    return {
+        "index": index,
+        "read": run.read,
+        "rows": run.rows,
+        "by_rule": run.by_rule,
+        "columns": run.columns or [],
+        "quarantine_columns": run.quarantine_columns,
+        "checked": checks.rows,
+        "failed": checks.failed,
+        "cases": checks.cases,
+        "newest": {str(i): _newest(parts) for i, parts in checks.newest.items()},
+        "parquet": parquet,
+        "quarantine": rejects,
+    }
+
+
+def _newest(parts: list[pd.Series]) -> str | None:
+    values = pd.concat(parts).dropna() if parts else pd.Series([], dtype=object)
+    if not len(values) or not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return None
+    return pd.Timestamp(values.max()).isoformat()
+
+
+class _Range(io.RawIOBase):
+    """At most `length` bytes of a file, from where it is positioned."""
+
+    def __init__(self, handle: Any, length: int) -> None:
+        self.handle = handle
+        self.left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left <= 0:
+            return 0
+        data = self.handle.read(min(len(buffer), self.left))
+        buffer[: len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+
+@shared_task(
+    name="dataops.etl_commit",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=CATALOG["dataops.etl"].time_limit_s,
+    soft_time_limit=CATALOG["dataops.etl"].soft_time_limit_s,
+)
+def etl_commit(self: Any, parts: list[dict[str, Any]], job_id: str) -> None:
+    """All parts are in: check the whole, load in one transaction, record the result."""
+    settings = get_settings()
+    with session_scope(settings) as session:
+        job = session.get(Job, job_id)
+        if job is None or job.status != JobStatus.RUNNING:
+            return  # finished (a repeated commit) or cancelled
+    outcome: dict[str, Any] = {}
+    try:
+        outcome["result"] = _commit(settings, job_id, sorted(parts, key=lambda p: p["index"]))
+        outcome["status"] = JobStatus.SUCCEEDED
+    except TRANSIENT as exc:
+        raise self.retry(countdown=2, max_retries=5, exc=exc) from exc
+    except Exception as exc:
+        if not isinstance(exc, TriopsError):
+            logger.exception("job %s: commit failed", job_id)
+        outcome.update(status=JobStatus.FAILED, error=error_dict(exc))
+    with session_scope(settings) as session:
+        jobs.finish_job(session=session, job_id=job_id, now=utcnow(), **outcome)
+    BlobStore(settings.artifacts_url).delete_folder(_part_folder(job_id))
+
+
+def _commit(settings: Settings, job_id: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    failed = [p for p in parts if p.get("error")]
+    if failed:
+        error = failed[0]["error"]
+        raise InvalidInput(
+            f"part {failed[0]['index']} of {len(parts)} failed: {error['message']}",
+            details={"part": failed[0]["index"], "error": error},
+        )
+    params, attempt = _job_params(settings, job_id)
+    kind = CATALOG["dataops.etl"]
+    ctx = JobContext(job_id=job_id, kind=kind, attempt=attempt, worker="commit", settings=settings)
+    steps = _steps(params)
+    lookups, inputs = _lookups(ctx, steps)
+    run = _Pass(ctx, steps, lookups, quarantine_path=None)
+    checks = run.checks
+    for part in parts:
+        run.read += part["read"]
+        for key, count in part["rows"].items():
+            run.rows[key] += count
+        for rule, count in part["by_rule"].items():
+            run.add_rule(rule, count)
+        checks.rows += part["checked"]
+        for index, count in enumerate(part["failed"]):
+            if index not in checks.hashes:  # unique is judged over every part below
+                checks.count(index, count, part["cases"][index])
+        for index, newest in part["newest"].items():
+            if newest is not None:
+                checks.newest[int(index)].append(pd.Series(pd.to_datetime([newest], utc=True)))
+    run.columns = parts[0]["columns"]
+    store = BlobStore(settings.artifacts_url)
+    source = params.resolved_source(ctx.now().date())
+    lineage = {"path": source.path} if source.path else _file_lineage(ctx, source)
+    with tempfile.TemporaryDirectory(prefix="triops-commit-") as tmp:
+        quarantine = Path(tmp) / "quarantine.csv"
+        _merge_quarantine(store, [p["quarantine"] for p in parts], quarantine)
+        result = _load(
+            ctx, params, run, _part_frames(store, parts, checks), [lineage, *inputs], Path(tmp)
+        )
+    result["parts"] = len(parts)
+    return result
+
+
+def _file_lineage(ctx: JobContext, source: Source) -> dict[str, Any]:
+    record = ctx.file_record(source.file_id or "")
+    return {"file_id": record.id, "name": record.name, "sha256": record.sha256}
+
+
+def _part_frames(
+    store: BlobStore, parts: list[dict[str, Any]], checks: ChunkChecks
+) -> Iterator[pd.DataFrame]:
+    """The parts' clean rows in file order, a batch at a time; unique checks see them all."""
+    for part in parts:
+        with store.open(part["parquet"]) as handle:
+            for frame, _ in _parquet_chunks(handle, 100_000):
+                for index, hashes in checks.hashes.items():
+                    checks.unique(index, hashes, frame)
+                yield frame.drop(columns=[ROW_ID])
+
+
+def _merge_quarantine(store: BlobStore, urls: list[str | None], target: Path) -> None:
+    """One quarantine file from the parts' (the same columns in each), header once."""
+    with open(target, "wb") as out:
+        for url in filter(None, urls):
+            with store.open(url) as handle:
+                header = handle.readline()
+                if out.tell() == 0:
+                    out.write(header)
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    out.write(block)

@@ -176,12 +176,39 @@ class EtlParams(ValidateParams):
         description="Values for {name} placeholders in source.path, e.g. {'date': '2026-11-25'}.",
     )
 
+    parallel: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Split a CSV file into this many parts run by the dataops workers side by side "
+            "(a Celery chord), then load them in one commit."
+        ),
+    )
+
     @model_validator(mode="after")
     def _placeholders(self) -> EtlParams:
         if self.source.path is not None:
             missing = sorted(set(PLACEHOLDER.findall(self.source.path)) - set(self.parameters))
             if missing:
                 raise ValueError(f"source.path needs parameters {missing}")
+        return self
+
+    @model_validator(mode="after")
+    def _splittable(self) -> EtlParams:
+        if self.parallel == 1:
+            return self
+        if self.source.file_id is None and self.source.path is None:
+            raise ValueError("parallel needs a file source (file_id or path)")
+        if self.source.format not in (None, "csv"):
+            raise ValueError("parallel splits CSV files only")
+        ordered = sorted(
+            {str(t.get("type")) for t in self.transforms} & {"deduplicate", "aggregate"}
+        )
+        if ordered:
+            raise ValueError(
+                f"parallel cannot run {ordered}: they need rows from every part; use parallel 1"
+            )
         return self
 
     def resolved_parameters(self, today: date) -> dict[str, str]:

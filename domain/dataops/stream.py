@@ -74,7 +74,7 @@ class ChunkChecks:
                 max_cases=len(frame) if error else self.max_cases,
                 lookups=self.lookups,
             )
-            self._count(index, report.results[0]["failed"], report.failures)
+            self.count(index, report.results[0]["failed"], report.failures)
             if error:
                 for case in report.failures:
                     if case["row"] is not None:
@@ -82,7 +82,7 @@ class ChunkChecks:
                             f"{check.type}: {case['message']}"
                         )
         for index, hashes in self.hashes.items():
-            self._unique(index, hashes, frame)
+            self.unique(index, hashes, frame)
         for index, newest in self.newest.items():
             column = self.checks[index].column
             if column in frame.columns and len(frame):
@@ -91,12 +91,14 @@ class ChunkChecks:
                 newest.append(series.loc[[at.idxmax()]] if len(at) and _is_time(at) else at[:1])
         return reasons
 
-    def _count(self, index: int, failed: int, cases: list[dict[str, Any]]) -> None:
+    def count(self, index: int, failed: int, cases: list[dict[str, Any]]) -> None:
+        """Add failures of check `index` (cases beyond `max_cases` are not kept)."""
         self.failed[index] += failed
         room = self.max_cases - len(self.cases[index])
         self.cases[index].extend(cases[: max(room, 0)])
 
-    def _unique(self, index: int, hashes: KeyHashes, frame: pd.DataFrame) -> None:
+    def unique(self, index: int, hashes: KeyHashes, frame: pd.DataFrame) -> None:
+        """Judge unique check `index` on a chunk, against the keys of earlier chunks."""
         check = self.checks[index]
         missing = [c for c in check.columns if c not in frame.columns]
         if missing:
@@ -112,7 +114,7 @@ class ChunkChecks:
             values = keys.iloc[position].tolist()
             shown = values[0] if len(values) == 1 else values
             collect(shown, int(rows[position]), f"{list(check.columns)} repeated")
-        self._count(index, len(positions), cases)
+        self.count(index, len(positions), cases)
 
     def _entry(self, index: int) -> dict[str, Any]:
         check = self.checks[index]

@@ -501,14 +501,7 @@ def test_an_input_larger_than_a_chunk_streams_with_every_row_accounted(
     # The stack's workers read 1,000 rows at a time: 3,500 rows are four chunks, with a
     # repeat of an id from the first chunk in the third, a broken line in the third, a
     # null in the fourth and a dataset-level check over all of them.
-    lines = ["id,region,cpu"]
-    for i in range(3500):
-        lines.append(f"{i},eu-{i % 3},{i % 90}.5")
-    lines[2201] = "7,eu-1,7.5"  # id 7 again, 2,194 rows later
-    lines[2600] = "2599,eu-2,1.5,surplus"  # line 2,601 has a field too many
-    lines[3300] = "3299,,33.5"  # no region
-    path = tmp_path / "fleet.csv"
-    path.write_text("\n".join(lines) + "\n")
+    path = _fleet_csv(tmp_path)
     spec: dict[str, Any] = {
         "transforms": [
             {"type": "cast", "columns": {"id": "int", "cpu": "float"}, "on_error": "quarantine"},
@@ -560,3 +553,76 @@ def test_an_input_larger_than_a_chunk_streams_with_every_row_accounted(
     assert "3498 rows" in refused["error"]["message"]  # the checked rows, every chunk
     with get_engine(stack.settings).connect() as conn:
         assert not conn.dialect.has_table(conn, "wh_fleet_strict")
+
+
+def _fleet_csv(tmp_path: Path, repeat: str = "7,eu-1,7.5") -> Path:
+    lines = ["id,region,cpu"]
+    for i in range(3500):
+        lines.append(f"{i},eu-{i % 3},{i % 90}.5")
+    lines[2201] = repeat  # by default id 7 again, 2,194 rows later
+    lines[2600] = "2599,eu-2,1.5,surplus"  # line 2,601 has a field too many
+    lines[3300] = "3299,,33.5"  # no region
+    path = tmp_path / "fleet.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_file_split_across_workers_loads_once_like_a_single_run(
+    stack: Stack, tmp_path: Path
+) -> None:
+    path = _fleet_csv(tmp_path, repeat="2200,eu-1,7.5")  # no repeated id this time
+    spec: dict[str, Any] = {
+        "transforms": [
+            {"type": "cast", "columns": {"id": "int", "cpu": "float"}, "on_error": "quarantine"},
+        ],
+        "checks": [
+            {"type": "not_null", "columns": ["region"]},
+            {"type": "unique", "columns": ["id"]},
+            {"type": "row_count", "min": 3000},
+        ],
+        "target": {
+            "table": "fleet_split",
+            "mode": "upsert",
+            "keys": ["id"],
+            "dataset": "fleet-split",
+        },
+    }
+    with stack.client() as client:
+        spec["source"] = {"file_id": client.upload(path)["id"]}
+        single = run_etl(client, {**spec, "target": {"table": "fleet_single", "mode": "append"}})
+        split = run_etl(client, {**spec, "parallel": 3})
+        again = run_etl(client, {**spec, "parallel": 3})
+        quarantine = client.http.get(f"/jobs/{split['id']}/artifacts/quarantine.csv").text
+        # An id repeated in another part than its first occurrence fails the unique check.
+        path = _fleet_csv(tmp_path, repeat="7,eu-1,7.5")
+        repeated = {**spec, "parallel": 3, "source": {"file_id": client.upload(path)["id"]}}
+        repeated["target"] = {"table": "fleet_split_repeat", "mode": "append"}
+        refused = run_etl(client, repeated)
+        wrong = client.http.post(
+            "/jobs",
+            json={
+                "kind": "dataops.etl",
+                "params": {
+                    **spec,
+                    "parallel": 2,
+                    "transforms": [{"type": "deduplicate", "keys": ["id"]}],
+                },
+            },
+        )
+    assert split["status"] == "succeeded", split["error"]
+    assert split["result"]["parts"] == 3
+    assert split["result"]["rows"] == single["result"]["rows"]
+    assert split["result"]["rows"]["loaded"] == 3498
+    assert split["result"]["target_changes"] == {"inserted": 3498, "updated": 0, "deleted": 0}
+    assert again["result"]["target_changes"] == {"inserted": 0, "updated": 0, "deleted": 0}
+    assert again["result"]["dataset"]["new"] is False
+    lines = sorted(r["_line_number"] for r in csv.DictReader(io.StringIO(quarantine)))
+    assert lines == ["", "2601"]  # the null region (a row) and the broken line
+    assert refused["status"] == "failed" and "repeated" in str(refused["error"])
+    assert wrong.status_code == 422 and "deduplicate" in wrong.text
+    with get_engine(stack.settings).connect() as conn:
+        count, distinct = conn.execute(
+            text("SELECT count(*), count(DISTINCT id) FROM wh_fleet_split")
+        ).one()
+        assert not conn.dialect.has_table(conn, "wh_fleet_split_repeat")
+    assert count == distinct == 3498
