@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 from api.deps import require_token
 from api.errors import EXCEPTION_HANDLERS
-from api.routes import aiops, dataops, files, health, jobs, kinds, mlops
+from api.routes import aiops, dataops, files, health, jobs, kinds, mlops, schedules
 from core.broker import create_celery
 from core.config import Settings, get_settings
 from core.db import session_factory
@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (default: from the environment)."""
     settings = settings or get_settings()
     protected = APIRouter(dependencies=[Depends(require_token)])
-    for module in (kinds, files, jobs, aiops, mlops, dataops):
+    for module in (kinds, files, jobs, aiops, mlops, dataops, schedules):
         protected.include_router(module.router)
     app = FastAPI(
         title="triops",

@@ -53,6 +53,8 @@ class JobOut(BaseModel):
     parent_id: str | None
     pipeline_id: str | None
     step: int | None
+    schedule_id: str | None
+    scheduled_for: datetime | None
     created_at: datetime
     enqueued_at: datetime | None
     started_at: datetime | None

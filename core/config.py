@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     # worker's memory follows this number, not the size of the file.
     etl_chunk_rows: int = Field(default=100_000, ge=100)
 
+    # Schedules: a firing up to this late counts as on time; later, its misfire policy
+    # (skip, or run once) applies.
+    schedule_grace_s: float = Field(default=30.0, ge=0)
+
     # Retries of transient failures (broker, database, network) inside a job.
     max_attempts: int = 3
     retry_backoff_s: float = 2.0

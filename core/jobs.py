@@ -109,6 +109,7 @@ def list_jobs(
     kind: str | None = None,
     status: str | None = None,
     parent_id: str | None = None,
+    schedule_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page:
@@ -124,6 +125,8 @@ def list_jobs(
         query = query.where(Job.status == status)
     if parent_id:
         query = query.where(Job.parent_id == parent_id)
+    if schedule_id:
+        query = query.where(Job.schedule_id == schedule_id)
     jobs, next_cursor = fetch_page(session, query, cursor, Job.created_at, Job.id, limit)
     return Page(jobs=jobs, next_cursor=next_cursor)
 

@@ -106,6 +106,10 @@ class Job(Base):
         String(36), ForeignKey("pipelines.id", ondelete="SET NULL"), nullable=True, index=True
     )
     step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A firing of a schedule: which one, and the due time it was fired for (unique per
+    # schedule, so a firing can never be recorded twice).
+    schedule_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    scheduled_for: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -116,7 +120,11 @@ class Job(Base):
         back_populates="job", cascade="all, delete-orphan", order_by="Artifact.name"
     )
 
-    __table_args__ = (Index("ix_jobs_created_at_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_jobs_created_at_id", "created_at", "id"),
+        Index("ix_jobs_schedule_created", "schedule_id", "created_at", "id"),
+        Index("uq_jobs_schedule_firing", "schedule_id", "scheduled_for", unique=True),
+    )
 
 
 class Pipeline(Base):
@@ -460,3 +468,34 @@ class EtlLoad(Base):
     mode: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Schedule(Base):
+    """A periodic job: what to run and when. Beat claims each due firing with a conditional
+    UPDATE of `next_run_at` in the transaction that writes the firing's job row."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cron: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    enabled: Mapped[bool] = mapped_column(default=True)
+    overlap: Mapped[str] = mapped_column(String(10), default="skip")
+    misfire: Mapped[str] = mapped_column(String(10), default="once")
+    start_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    end_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    builtin: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The interval grid's origin (creation, or the last change of the timing).
+    anchor_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_run_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    missed_runs: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_runs: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -251,13 +251,15 @@ def decide(
 
     - Ended: ``end_at`` is set and ``due_at > end_at`` → no firing, ``next_run_at=None``,
       ``missed=0``.
-    - On time (``now - due_at <= grace_s``) → fire, ``missed=0``.
+    - On time (``now - due_at <= grace_s``) → fire, ``missed=0``, and ``next_run_at`` is
+      the next firing after ``due_at`` (a scheduler running a little behind fires each run
+      in turn; none is dropped).
     - Late by more than ``grace_s`` (the scheduler was down): every firing time in
       ``[due_at, now]`` is overdue, and so is ``due_at`` itself even when the timing no
       longer produces it (an edited schedule). ``misfire="once"`` fires once and reports
       ``overdue - 1`` missed; ``misfire="skip"`` does not fire and reports ``overdue``.
 
-    Unless ended, ``next_run_at = next_fire(after=now)``: a late schedule resumes on its next
+    When late, ``next_run_at = next_fire(after=now)``: a late schedule resumes on its next
     regular time, without a burst of catch-up runs.
 
     Parameters
@@ -298,9 +300,13 @@ def decide(
         raise ValueError(f"grace_s must be >= 0, got {grace_s}")
     if timing.end_at is not None and due_at > timing.end_at:
         return Decision(fire=False, next_run_at=None, missed=0)
-    next_run_at = next_fire(timing, after=now, anchor=anchor)
     if now - due_at <= timedelta(seconds=grace_s):
-        return Decision(fire=True, next_run_at=next_run_at, missed=0)
+        # On time: the next run is the next one after this due time, so a scheduler a
+        # little behind (within the grace) fires each run in turn instead of dropping some.
+        return Decision(
+            fire=True, next_run_at=next_fire(timing, after=due_at, anchor=anchor), missed=0
+        )
+    next_run_at = next_fire(timing, after=now, anchor=anchor)
     overdue = missed_between(timing, since=due_at, until=now, anchor=anchor)
     if missed_between(timing, since=due_at, until=due_at, anchor=anchor) == 0:
         overdue += 1  # due_at is off the timing's grid (edited schedule) but was still due

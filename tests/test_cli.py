@@ -42,6 +42,11 @@ def test_a_progress_bar_fills_with_the_fraction() -> None:
         ["status"],
         ["jobs"],
         ["health"],
+        ["etl", "run"],
+        *(
+            ["schedules", c]
+            for c in ("list", "add", "pause", "resume", "run-now", "delete", "runs")
+        ),
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:

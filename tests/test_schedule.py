@@ -3,18 +3,23 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.catalog import get_kind
 from core.config import Settings
-from workers.schedule import beat_schedule
+from workers.schedule import builtin_schedules
+
+
+def _by_name(settings: Settings) -> dict[str, dict[str, object]]:
+    return {str(e["name"]): e for e in builtin_schedules(settings)}
 
 
 def test_the_default_schedule_runs_housekeeping_retention_correlation_and_auto_resolve(
     tmp_path: Path,
 ) -> None:
-    schedule = beat_schedule(Settings.from_env({"TRIOPS_HOME": str(tmp_path)}))
+    schedule = _by_name(Settings.from_env({"TRIOPS_HOME": str(tmp_path)}))
     assert set(schedule) == {
         "housekeeping",
         "artifact-retention",
@@ -35,10 +40,11 @@ def test_webhook_delivery_and_the_example_scan_are_scheduled_only_when_configure
             "TRIOPS_DRIFT_CHECKS": '{"churn": {"dataset": "sklearn:breast_cancer"}}',
         }
     )
-    schedule = beat_schedule(settings)
-    assert schedule["incident-notifications"]["task"] == "aiops.deliver_notifications"
-    assert schedule["aiops-scan"]["kwargs"]["params"]["file_id"].startswith("0000")
-    assert schedule["drift-churn"]["kwargs"]["params"] == {
+    schedule: dict[str, Any] = _by_name(settings)
+    assert schedule["incident-notifications"]["kind"] == "aiops.deliver_notifications"
+    assert schedule["aiops-scan"]["params"]["file_id"].startswith("0000")
+    assert schedule["aiops-scan"]["interval_s"] == 3600
+    assert schedule["drift-churn"]["params"] == {
         "model": "churn",
         "alias": "production",
         "dataset": "sklearn:breast_cancer",
@@ -48,8 +54,8 @@ def test_webhook_delivery_and_the_example_scan_are_scheduled_only_when_configure
 def test_every_scheduled_kind_is_in_the_catalog_with_valid_default_params(
     tmp_path: Path,
 ) -> None:
-    for entry in beat_schedule(Settings.from_env({"TRIOPS_HOME": str(tmp_path)})).values():
-        get_kind(entry["task"]).validate_params(entry["kwargs"]["params"])
+    for entry in builtin_schedules(Settings.from_env({"TRIOPS_HOME": str(tmp_path)})):
+        get_kind(entry["kind"]).validate_params(entry["params"])
 
 
 def test_an_etl_spec_can_be_scheduled_nightly_with_yesterdays_date(tmp_path: Path) -> None:
@@ -66,10 +72,10 @@ def test_an_etl_spec_can_be_scheduled_nightly_with_yesterdays_date(tmp_path: Pat
             ),
         }
     )
-    entry = beat_schedule(settings)["etl-nightly-sales"]
-    assert entry["task"] == "dataops.etl"
-    assert entry["schedule"].hour == {2} and entry["schedule"].minute == {0}
-    params = get_kind("dataops.etl").params_model.model_validate(entry["kwargs"]["params"])
+    entry: dict[str, Any] = _by_name(settings)["etl-nightly-sales"]
+    assert entry["kind"] == "dataops.etl"
+    assert entry["cron"] == "0 2 * * *" and entry["interval_s"] is None
+    params = get_kind("dataops.etl").params_model.model_validate(entry["params"])
     assert params.resolved_source(date(2026, 3, 1)).path == "sales/2026-02-28.csv"
 
 
@@ -80,5 +86,5 @@ def test_a_malformed_etl_schedule_stops_beat_with_a_clear_error(tmp_path: Path) 
             "TRIOPS_ETL_SCHEDULES": json.dumps({"bad": {"crontab": "every night", "params": {}}}),
         }
     )
-    with pytest.raises(ValueError, match="5 fields"):
-        beat_schedule(settings)
+    with pytest.raises(ValueError, match=r"'bad'.*five fields"):
+        builtin_schedules(settings)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from core.broker import create_celery
 from core.config import get_settings
-from workers.schedule import beat_schedule
 
 TASK_MODULES = ("tasks.system", "tasks.aiops", "tasks.mlops", "tasks.dataops")
 
 settings = get_settings()
 app = create_celery(settings, include=TASK_MODULES)
-app.conf.beat_schedule = beat_schedule(settings)
-app.conf.beat_scheduler = "workers.beat:JobScheduler"
+app.conf.beat_scheduler = "workers.beat:DatabaseScheduler"

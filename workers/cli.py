@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from core.config import Settings, get_settings
 
@@ -72,12 +73,11 @@ def worker(pool: str, loglevel: str) -> None:
 @main.command()
 @click.option("--loglevel", default="INFO", show_default=True)
 def beat(loglevel: str) -> None:
-    """Run the periodic scheduler (Celery beat)."""
+    """Run the periodic scheduler (Celery beat over the schedules table; any number may
+    run side by side, each firing happens once)."""
     from workers.app import app
 
-    settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", f"--schedule={settings.home / 'beat-schedule'}", f"--loglevel={loglevel}"])
+    app.start(["beat", f"--loglevel={loglevel}"])
 
 
 @main.command()
@@ -244,8 +244,12 @@ def jobs(kind: str | None, status_: str | None, limit: int) -> None:
     """List recent jobs as a table."""
     with _client() as client:
         page = client.jobs(kind=kind, status=status_, limit=limit)
+    _job_table(page["jobs"])
+
+
+def _job_table(items: list[dict[str, Any]]) -> None:
     rows = [("ID", "KIND", "STATUS", "PROGRESS", "WORKER", "CREATED")]
-    for job in page["jobs"]:
+    for job in items:
         rows.append(
             (
                 job["id"],
@@ -256,9 +260,13 @@ def jobs(kind: str | None, status_: str | None, limit: int) -> None:
                 job["created_at"][:19],
             )
         )
+    _table(rows)
+
+
+def _table(rows: list[tuple[Any, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
+        click.echo("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
 
 
 def expand_range(text: str) -> tuple[str, list[str]]:
@@ -301,8 +309,6 @@ def etl() -> None:
 @click.option("--wait", is_flag=True, help="Wait for the run(s) and print the results.")
 def etl_run(spec: str, params: tuple[str, ...], span: str | None, wait: bool) -> None:
     """Run an ETL SPEC (YAML or JSON: source, transforms, checks, target)."""
-    import yaml
-
     from workers.client import ApiError
 
     loaded = yaml.safe_load(Path(spec).read_text())
@@ -350,6 +356,133 @@ def etl_run(spec: str, params: tuple[str, ...], span: str | None, wait: bool) ->
                 failed = failed or job["status"] != "succeeded"
             if failed:
                 sys.exit(1)
+
+
+@main.group()
+def schedules() -> None:
+    """Periodic jobs: list, add, pause, resume, run now, delete (NAME or id)."""
+
+
+@schedules.command("list")
+def schedules_list() -> None:
+    """Every schedule with its timing, state, next run and last status."""
+    with _client() as client:
+        items = client.schedules()
+    rows: list[tuple[Any, ...]] = [("NAME", "KIND", "EVERY", "STATE", "NEXT RUN", "LAST", "")]
+    for item in items:
+        rows.append(
+            (
+                item["name"],
+                item["kind"],
+                item["every"],
+                "enabled" if item["enabled"] else "paused",
+                (item["next_run_at"] or "-")[:19],
+                item["last_status"] or "-",
+                "built-in" if item["builtin"] else "",
+            )
+        )
+    _table(rows)
+
+
+@schedules.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, help="The job kind, e.g. aiops.parse_logs.")
+@click.option("-p", "--param", "params", multiple=True, help="key=value (value may be JSON).")
+@click.option(
+    "--params-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The params as a JSON or YAML object (an ETL spec, say).",
+)
+@click.option("--every", "interval_s", type=float, default=None, help="Seconds between runs.")
+@click.option("--cron", default=None, help="Five fields: minute hour day month weekday.")
+@click.option("--tz", "timezone", default="UTC", show_default=True, help="The cron's zone.")
+@click.option("--overlap", type=click.Choice(["skip", "allow"]), default="skip", show_default=True)
+@click.option("--misfire", type=click.Choice(["once", "skip"]), default="once", show_default=True)
+@click.option("--paused", is_flag=True, help="Create it paused.")
+def schedules_add(
+    name: str,
+    kind: str,
+    params: tuple[str, ...],
+    params_file: str | None,
+    interval_s: float | None,
+    cron: str | None,
+    timezone: str,
+    overlap: str,
+    misfire: str,
+    paused: bool,
+) -> None:
+    """Add schedule NAME running a job of --kind --every N seconds or on a --cron."""
+    values: dict[str, Any] = {}
+    if params_file:
+        loaded = yaml.safe_load(Path(params_file).read_text())
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("the params file must hold an object")
+        values.update(loaded)
+    values.update(dict(parse_param(p) for p in params))
+    body = {
+        "name": name,
+        "kind": kind,
+        "params": values,
+        "interval_s": interval_s,
+        "cron": cron,
+        "timezone": timezone,
+        "overlap": overlap,
+        "misfire": misfire,
+        "enabled": not paused,
+    }
+    made = _schedule_call(lambda client: client.create_schedule(body))
+    click.echo(f"{made['name']} ({made['id']}): {made['every']}, next run {made['next_run_at']}")
+
+
+def _schedule_call(call: Any) -> Any:
+    from workers.client import ApiError
+
+    with _client() as client:
+        try:
+            return call(client)
+        except ApiError as exc:
+            _fail(json.dumps(exc.body, indent=2) if isinstance(exc.body, dict) else str(exc))
+
+
+@schedules.command("pause")
+@click.argument("ref")
+def schedules_pause(ref: str) -> None:
+    """Pause schedule REF (name or id); beat stops firing it within a second."""
+    item = _schedule_call(lambda client: client.schedule_action(ref, "pause"))
+    click.echo(f"{item['name']}: paused")
+
+
+@schedules.command("resume")
+@click.argument("ref")
+def schedules_resume(ref: str) -> None:
+    """Resume schedule REF from now (runs missed while paused are not caught up)."""
+    item = _schedule_call(lambda client: client.schedule_action(ref, "resume"))
+    click.echo(f"{item['name']}: enabled, next run {item['next_run_at']}")
+
+
+@schedules.command("run-now")
+@click.argument("ref")
+def schedules_run_now(ref: str) -> None:
+    """Run schedule REF's job now; prints the job id."""
+    job = _schedule_call(lambda client: client.schedule_action(ref, "run-now"))
+    click.echo(job["id"])
+
+
+@schedules.command("delete")
+@click.argument("ref")
+def schedules_delete(ref: str) -> None:
+    """Delete schedule REF (its past runs stay listed as jobs)."""
+    _schedule_call(lambda client: client.delete_schedule(ref))
+    click.echo(f"{ref}: deleted")
+
+
+@schedules.command("runs")
+@click.argument("ref")
+@click.option("--limit", default=20, show_default=True)
+def schedules_runs(ref: str, limit: int) -> None:
+    """The latest runs of schedule REF."""
+    page = _schedule_call(lambda client: client.schedule_runs(ref, limit=limit))
+    _job_table(page["jobs"])
 
 
 @main.command()

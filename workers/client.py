@@ -78,6 +78,28 @@ class TriopsClient:
         )
         return result
 
+    def schedules(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json(self.http.get("/schedules"))["schedules"]
+        return result
+
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(self.http.post("/schedules", json=body))
+        return result
+
+    def schedule_action(self, ref: str, action: str) -> dict[str, Any]:
+        """`pause`, `resume` (the schedule back) or `run-now` (the job it submitted)."""
+        result: dict[str, Any] = self._json(self.http.post(f"/schedules/{ref}/{action}"))
+        return result
+
+    def delete_schedule(self, ref: str) -> None:
+        self._json(self.http.delete(f"/schedules/{ref}"))
+
+    def schedule_runs(self, ref: str, *, limit: int = 20) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            self.http.get(f"/schedules/{ref}/runs", params={"limit": limit})
+        )
+        return result
+
     def job(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json(self.http.get(f"/jobs/{job_id}"))
         return result

@@ -399,6 +399,21 @@ def test_decide_on_time_fires_and_moves_to_the_next_run() -> None:
     assert exactly_grace.fire and exactly_grace.missed == 0
 
 
+def test_decide_behind_within_the_grace_fires_each_run_in_turn() -> None:
+    every_second = Timing(interval_s=1)
+    anchor = utc("2026-05-04T10:00")
+    due, now, fired = utc("2026-05-04T10:00:01"), utc("2026-05-04T10:00:04.5"), []
+    while due is not None and due <= now:
+        decision = decide(
+            every_second, due_at=due, now=now, anchor=anchor, misfire="skip", grace_s=30
+        )
+        assert decision.fire and decision.missed == 0
+        fired.append(due)
+        due = decision.next_run_at
+    assert [t.second for t in fired] == [1, 2, 3, 4]  # none dropped
+    assert due == utc("2026-05-04T10:00:05")
+
+
 def test_decide_late_with_skip_does_not_fire_and_counts_every_overdue_run() -> None:
     now = utc("2026-05-04T11:02")
     decision = decide(

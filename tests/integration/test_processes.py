@@ -25,7 +25,7 @@ def test_beat_fires_housekeeping_as_jobs_that_workers_run(stack: Stack) -> None:
         with stack.client() as client:
             while time.monotonic() < deadline:
                 page = client.jobs(kind="system.housekeeping", limit=50)
-                fired = [j for j in page["jobs"] if j["origin"] == "beat:housekeeping"]
+                fired = [j for j in page["jobs"] if j["origin"] == "schedule:housekeeping"]
                 if sum(j["status"] == "succeeded" for j in fired) >= 2:
                     break
                 time.sleep(0.5)

@@ -1,0 +1,140 @@
+"""Schedules: periodic jobs added, changed, paused and run at runtime, with their runs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from api.deps import ProducerDep, SessionDep
+from api.schemas import JobOut, JobPage
+from core import jobs, schedules
+from core.models import Job, utcnow
+from core.schedules import ScheduleIn, SchedulePatch
+
+router = APIRouter(tags=["schedules"])
+logger = logging.getLogger("triops.api")
+
+
+class ScheduleOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    params: dict[str, Any]
+    interval_s: float | None
+    cron: str | None
+    timezone: str
+    every: str
+    enabled: bool
+    overlap: str
+    misfire: str
+    start_at: datetime | None
+    end_at: datetime | None
+    builtin: bool
+    description: str | None
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_job_id: str | None
+    last_status: str | None
+    missed_runs: int
+    skipped_runs: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleOut]
+
+
+def _out(session: Session, row: Any) -> ScheduleOut:
+    statuses = schedules.last_statuses(session=session, rows=[row])
+    return ScheduleOut.model_validate(schedules.view(row, statuses))
+
+
+@router.get("/schedules", response_model=ScheduleList)
+def list_schedules(session: SessionDep, kind: str | None = None) -> ScheduleList:
+    """Every schedule, built-in ones (written by beat at start) first, with next run and
+    last status."""
+    rows = schedules.list_all(session=session, kind=kind)
+    statuses = schedules.last_statuses(session=session, rows=rows)
+    return ScheduleList(
+        schedules=[ScheduleOut.model_validate(schedules.view(r, statuses)) for r in rows]
+    )
+
+
+@router.post("/schedules", response_model=ScheduleOut, status_code=status.HTTP_201_CREATED)
+def create_schedule(body: ScheduleIn, session: SessionDep) -> ScheduleOut:
+    """Add a schedule; its params are validated against the kind (422 otherwise)."""
+    row = schedules.create(session=session, data=body, now=utcnow())
+    session.commit()
+    return _out(session, row)
+
+
+@router.get("/schedules/{ref}", response_model=ScheduleOut)
+def get_schedule(ref: str, session: SessionDep) -> ScheduleOut:
+    """One schedule, by id or name."""
+    return _out(session, schedules.get(session=session, ref=ref))
+
+
+@router.patch("/schedules/{ref}", response_model=ScheduleOut)
+def change_schedule(ref: str, body: SchedulePatch, session: SessionDep) -> ScheduleOut:
+    """Change a schedule; a new timing restarts its clock from now. Running beats see it
+    at their next tick (within a second)."""
+    row = schedules.change(session=session, ref=ref, patch=body, now=utcnow())
+    session.commit()
+    return _out(session, row)
+
+
+@router.delete("/schedules/{ref}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_schedule(ref: str, session: SessionDep) -> Response:
+    """Delete a schedule (its runs stay in the jobs list); built-in ones can be paused only."""
+    schedules.delete(session=session, ref=ref)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/schedules/{ref}/pause", response_model=ScheduleOut)
+def pause_schedule(ref: str, session: SessionDep) -> ScheduleOut:
+    row = schedules.change(
+        session=session, ref=ref, patch=SchedulePatch(enabled=False), now=utcnow()
+    )
+    session.commit()
+    return _out(session, row)
+
+
+@router.post("/schedules/{ref}/resume", response_model=ScheduleOut)
+def resume_schedule(ref: str, session: SessionDep) -> ScheduleOut:
+    """Resume from now: runs missed while paused are not caught up."""
+    row = schedules.change(
+        session=session, ref=ref, patch=SchedulePatch(enabled=True), now=utcnow()
+    )
+    session.commit()
+    return _out(session, row)
+
+
+@router.post(
+    "/schedules/{ref}/run-now", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED
+)
+def run_schedule_now(ref: str, session: SessionDep, producer: ProducerDep) -> Job:
+    """Run the schedule's job now (paused or not); its timing does not change."""
+    return schedules.run_now(session=session, producer=producer, ref=ref, now=utcnow())
+
+
+@router.get("/schedules/{ref}/runs", response_model=JobPage)
+def schedule_runs(
+    ref: str,
+    session: SessionDep,
+    status_filter: str | None = Query(default=None, alias="status"),
+    limit: int = 50,
+    cursor: str | None = None,
+) -> JobPage:
+    """Every firing of the schedule is a job: newest first, with its status."""
+    row = schedules.get(session=session, ref=ref)
+    page = jobs.list_jobs(
+        session=session, schedule_id=row.id, status=status_filter, limit=limit, cursor=cursor
+    )
+    return JobPage(jobs=[JobOut.model_validate(j) for j in page.jobs], next_cursor=page.next_cursor)
