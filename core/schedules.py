@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -266,6 +266,12 @@ def fire(
 ) -> Job | None:
     """Claim one due firing and submit its job; None when another scheduler claimed it,
     or the firing is skipped (overlap, misfire) — counted on the schedule."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A scheduler that dies mid-claim (its host lost, say) must not hold the row for
+        # long: its open transaction is ended by the server after 15 s, and another
+        # scheduler waits at most 2 s for the row before trying again at its next tick.
+        session.execute(text("SET LOCAL idle_in_transaction_session_timeout = '15s'"))
+        session.execute(text("SET LOCAL lock_timeout = '2s'"))
     row = session.get(Schedule, schedule_id)
     if row is None or not row.enabled or row.next_run_at != due_at:
         return None

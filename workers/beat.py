@@ -55,17 +55,21 @@ class DatabaseScheduler(Scheduler):
         with session_scope(self.settings) as session:
             due = schedules.due(session=session, now=now)
         for schedule_id, due_at in due:
-            with session_scope(self.settings) as session:
-                job = schedules.fire(
-                    session=session,
-                    producer=self.app,
-                    schedule_id=schedule_id,
-                    due_at=due_at,
-                    now=utcnow(),
-                    grace_s=self.settings.schedule_grace_s,
-                )
-                if job is not None:
-                    logger.info("schedule %s fired job %s", schedule_id, job.id)
+            try:
+                with session_scope(self.settings) as session:
+                    job = schedules.fire(
+                        session=session,
+                        producer=self.app,
+                        schedule_id=schedule_id,
+                        due_at=due_at,
+                        now=utcnow(),
+                        grace_s=self.settings.schedule_grace_s,
+                    )
+            except OperationalError as exc:  # the row is held by another scheduler
+                logger.info("schedule %s: not claimed now (%s)", schedule_id, exc.orig)
+                continue
+            if job is not None:
+                logger.info("schedule %s fired job %s", schedule_id, job.id)
         with session_scope(self.settings) as session:
             upcoming = schedules.next_due(session=session)
         self._beat()

@@ -99,19 +99,19 @@ def delete_schedule(ref: str, session: SessionDep) -> Response:
 
 @router.post("/schedules/{ref}/pause", response_model=ScheduleOut)
 def pause_schedule(ref: str, session: SessionDep) -> ScheduleOut:
-    row = schedules.change(
-        session=session, ref=ref, patch=SchedulePatch(enabled=False), now=utcnow()
-    )
-    session.commit()
-    return _out(session, row)
+    """Pause: running beats stop firing it at their next tick."""
+    return _set_enabled(session, ref, enabled=False)
 
 
 @router.post("/schedules/{ref}/resume", response_model=ScheduleOut)
 def resume_schedule(ref: str, session: SessionDep) -> ScheduleOut:
     """Resume from now: runs missed while paused are not caught up."""
-    row = schedules.change(
-        session=session, ref=ref, patch=SchedulePatch(enabled=True), now=utcnow()
-    )
+    return _set_enabled(session, ref, enabled=True)
+
+
+def _set_enabled(session: Session, ref: str, *, enabled: bool) -> ScheduleOut:
+    patch = SchedulePatch(enabled=enabled)
+    row = schedules.change(session=session, ref=ref, patch=patch, now=utcnow())
     session.commit()
     return _out(session, row)
 

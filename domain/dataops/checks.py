@@ -106,7 +106,7 @@ def run_checks(
             "level": "row" if check.type in ROW_LEVEL else "dataset",
         }
         cases: list[dict[str, Any]] = []
-        fail = _Collector(entry, cases)
+        fail = Collector(entry, cases)
 
         missing = [
             c
@@ -149,18 +149,25 @@ def run_checks(
             failed = _freshness(frame[check.column], check, now, fail)
         else:  # pragma: no cover - the spec union is closed
             raise ValueError(f"unsupported check {type(check).__name__}")
-        entry.update(
-            passed=failed == 0,
-            failed=failed,
-            message=cases[0]["message"] if cases else "ok",
-        )
-        report.results.append(entry)
-        report.failures.extend(cases)
+        record(report, entry, failed, cases)
     report.error_rows = sorted(bad_rows)
     return report
 
 
-class _Collector:
+def record(
+    report: CheckReport, entry: dict[str, Any], failed: int, cases: list[dict[str, Any]]
+) -> None:
+    """Add one check's outcome (its result entry and failure cases) to the report."""
+    entry.update(
+        passed=failed == 0,
+        failed=failed,
+        message=cases[0]["message"] if cases else "ok",
+    )
+    report.results.append(entry)
+    report.failures.extend(cases)
+
+
+class Collector:
     """Records failure cases of one check."""
 
     def __init__(self, entry: dict[str, Any], cases: list[dict[str, Any]]) -> None:
@@ -218,7 +225,7 @@ def _row_failures(
     return present & ~values.isin(allowed), f"not one of {allowed}"
 
 
-def _freshness(series: pd.Series, check: Freshness, now: datetime, fail: _Collector) -> int:
+def _freshness(series: pd.Series, check: Freshness, now: datetime, fail: Collector) -> int:
     if not pd.api.types.is_datetime64_any_dtype(series.dtype):
         fail(None, None, f"column is {series.dtype}, not datetime")
         return 1

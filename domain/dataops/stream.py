@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from domain.dataops.checks import ROW_LEVEL, CheckReport, _Collector, run_checks
+from domain.dataops.checks import ROW_LEVEL, CheckReport, Collector, record, run_checks
 from domain.dataops.spec import ROW_ID, Aggregate, Deduplicate, Freshness, RowCount, Unique
 from domain.dataops.transform import KeyHashes
 
@@ -109,7 +109,7 @@ class ChunkChecks:
         positions = np.flatnonzero(repeated)
         rows = frame[ROW_ID].to_numpy() if ROW_ID in frame else np.arange(len(frame))
         cases: list[dict[str, Any]] = []
-        collect = _Collector(self._entry(index), cases)
+        collect = Collector(self._entry(index), cases)
         for position in positions[: self.max_cases]:
             values = keys.iloc[position].tolist()
             shown = values[0] if len(values) == 1 else values
@@ -139,14 +139,14 @@ class ChunkChecks:
             missing = [c for c in getattr(check, "columns", []) if c not in columns]
             if isinstance(check, Unique) and missing:
                 cases = []
-                _Collector(entry, cases)(None, None, f"missing columns {missing}")
+                Collector(entry, cases)(None, None, f"missing columns {missing}")
                 failed = 1
             elif isinstance(check, RowCount):
                 low = check.min is not None and self.rows < check.min
                 high = check.max is not None and self.rows > check.max
                 failed = int(low or high)
                 if failed:
-                    _Collector(entry, cases)(
+                    Collector(entry, cases)(
                         self.rows,
                         None,
                         f"{self.rows} rows, expected between {check.min} and {check.max}",
@@ -162,13 +162,7 @@ class ChunkChecks:
                     now=self.now,
                 )
                 failed, cases = sub.results[0]["failed"], sub.failures
-            entry.update(
-                passed=failed == 0,
-                failed=failed,
-                message=cases[0]["message"] if cases else "ok",
-            )
-            report.results.append(entry)
-            report.failures.extend(cases)
+            record(report, entry, failed, cases)
         return report
 
 

@@ -4,11 +4,14 @@ here with explicit times."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from core import schedules
 from core.broker import create_celery
@@ -211,3 +214,21 @@ def test_builtins_follow_the_settings(settings: Settings) -> None:
         schedules.sync_builtins(session=session, entries=[], now=now)
         session.commit()
         assert not session.query(Schedule).filter_by(name="b-test").count()
+
+
+def test_a_row_held_by_another_scheduler_is_not_waited_on_for_long(
+    client: TestClient, settings: Settings
+) -> None:
+    if settings.uses_sqlite:
+        pytest.skip("row locks and lock_timeout are PostgreSQL's")
+    _create(client, interval_s=60)
+    schedule_id, due_at = _due(settings, "scan")
+    with session_scope(settings) as holder:
+        # Another scheduler mid-claim: the row is locked by its open transaction.
+        holder.execute(select(Schedule).where(Schedule.id == schedule_id).with_for_update()).all()
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="lock timeout"):
+            _fire(settings, schedule_id, due_at, due_at)
+        assert time.monotonic() - started < 10
+        holder.rollback()
+    assert _fire(settings, schedule_id, due_at, due_at) is not None  # free again: fired once
