@@ -28,6 +28,7 @@ logger = logging.getLogger("triops.schedules")
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING)
+MAX_INTERVAL_S = 10 * 366 * 86400
 
 
 class ScheduleIn(BaseModel):
@@ -38,7 +39,9 @@ class ScheduleIn(BaseModel):
     name: Name = Field(description="Unique; lower-case letters, digits, '.', '_', '-'.")
     kind: str = Field(description="The job kind to run, e.g. aiops.parse_logs.")
     params: dict[str, Any] = Field(default_factory=dict, description="The job's params.")
-    interval_s: float | None = Field(default=None, description="Seconds between runs.")
+    interval_s: float | None = Field(
+        default=None, le=MAX_INTERVAL_S, description="Seconds between runs (at most ten years)."
+    )
     cron: str | None = Field(
         default=None, max_length=200, description="Five fields: minute hour day month weekday."
     )
@@ -63,7 +66,7 @@ class SchedulePatch(BaseModel):
     name: Name | None = None
     kind: str | None = None
     params: dict[str, Any] | None = None
-    interval_s: float | None = None
+    interval_s: float | None = Field(default=None, le=MAX_INTERVAL_S)
     cron: str | None = Field(default=None, max_length=200)
     timezone: str | None = Field(default=None, max_length=64)
     enabled: bool | None = None

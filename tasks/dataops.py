@@ -370,7 +370,7 @@ class _Pass:
             rows = failing[ROW_ID].to_numpy()
             # The row as it came in (what someone fixes at the source), or the aggregated
             # row when the checks ran after an aggregate.
-            original = failing if self.aggregated else source.iloc[rows - offset].copy()
+            original = (failing if self.aggregated else source.iloc[rows - offset]).copy()
             original[ROW_ID] = rows
             original["_rule"] = "check"
             original["_reason"] = ["; ".join(reasons[int(r)]) for r in rows]

@@ -76,6 +76,7 @@ def test_a_schedule_is_created_listed_changed_paused_resumed_and_deleted(
         ({"cron": "every night"}, "five fields"),
         ({"interval_s": 0}, "greater than 0"),
         ({"interval_s": -5}, "greater than 0"),
+        ({"interval_s": 1e12}, "interval_s"),
         ({"interval_s": 60, "cron": "* * * * *"}, "exactly one"),
         ({}, "exactly one"),
         ({"interval_s": 60, "timezone": "Mars/Olympus"}, "IANA"),
