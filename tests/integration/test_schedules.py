@@ -85,11 +85,31 @@ def test_a_schedule_fires_pauses_and_resumes_while_beat_runs(
         )
         broken = _runs(client, "broken")
         shown = {s["name"]: s for s in client.schedules()}
+        # Changed while beat runs: a new interval is used from the next tick on.
+        client.http.patch("/schedules/tick", json={"interval_s": 1, "overlap": "allow"})
+        before = len(_runs(client, "tick"))
+        _wait_for(
+            lambda: len(_runs(client, "tick")) >= before + 3,
+            timeout_s=10,
+            what="runs at the new one-second interval",
+        )
+        # Deleted while beat runs: no run after it.
+        client.delete_schedule("tick")
+        deleted_at = datetime.now().astimezone()
+        time.sleep(3)
+        after = [
+            j
+            for j in client.jobs(kind="system.echo", limit=200)["jobs"]
+            if j["origin"] == "schedule:tick"
+            and datetime.fromisoformat(j["created_at"]) > deleted_at + timedelta(seconds=1)
+        ]
+        client.delete_schedule("broken")
     assert beat.process.poll() is None  # the same beat all along
     failed = [r for r in broken if r["status"] == "failed"]
     assert len(failed) >= 3 and failed[0]["error"]["message"] == "boom"  # keeps firing
     assert shown["broken"]["last_status"] in ("failed", "queued", "running")
     assert shown["tick"]["enabled"] is True and shown["tick"]["next_run_at"] is not None
+    assert after == []
 
 
 def test_two_beats_fire_every_run_once_and_one_carries_on_alone(
