@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import jobs
-from core.catalog import get_kind
+from core.catalog import CATALOG, get_kind
 from core.errors import Conflict, InvalidInput, NotFound, TriopsError, Unavailable
 from core.models import Job, JobStatus, Schedule
 from domain.schedules import ScheduleError, Timing, check_timing, decide, describe, next_fire
@@ -288,6 +288,9 @@ def fire(
     )
     firing = decision.fire
     skipped = 0
+    if firing and row.kind not in CATALOG:  # a kind gone since (an upgrade): counted, logged
+        logger.warning("schedule %s: kind %s is not in the catalog; skipped", row.name, row.kind)
+        firing, skipped = False, 1
     if firing and row.overlap == "skip" and row.last_job_id:
         previous = session.get(Job, row.last_job_id)
         if previous is not None and previous.status in ACTIVE:

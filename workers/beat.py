@@ -68,6 +68,9 @@ class DatabaseScheduler(Scheduler):
             except OperationalError as exc:  # the row is held by another scheduler
                 logger.info("schedule %s: not claimed now (%s)", schedule_id, exc.orig)
                 continue
+            except Exception:  # one bad schedule must not stop the others
+                logger.exception("schedule %s: firing failed", schedule_id)
+                continue
             if job is not None:
                 logger.info("schedule %s fired job %s", schedule_id, job.id)
         with session_scope(self.settings) as session:

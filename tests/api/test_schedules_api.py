@@ -199,6 +199,21 @@ def test_a_run_whose_params_the_kind_no_longer_takes_is_a_failed_run(
     assert _due(settings, "scan")[1] > due_at  # it keeps its clock
 
 
+def test_a_schedule_of_a_kind_no_longer_in_the_catalog_is_skipped_not_fatal(
+    client: TestClient, settings: Settings
+) -> None:
+    _create(client, interval_s=60)
+    with session_scope(settings) as session:
+        session.query(Schedule).filter_by(name="scan").one().kind = "system.retired"
+        session.commit()
+    schedule_id, due_at = _due(settings, "scan")
+    assert _fire(settings, schedule_id, due_at, due_at) is None
+    with session_scope(settings) as session:
+        row = session.query(Schedule).filter_by(name="scan").one()
+        assert row.skipped_runs == 1 and row.next_run_at is not None
+        assert row.next_run_at > due_at
+
+
 def test_builtins_follow_the_settings(settings: Settings) -> None:
     now = datetime(2026, 11, 26, tzinfo=UTC)
     entry = {"name": "b-test", "kind": "system.echo", "interval_s": 60.0, "params": {}}
