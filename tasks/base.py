@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
-from celery import Task, shared_task
+from celery import Task, shared_task, signature
 from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import BaseModel
@@ -129,8 +129,14 @@ class JobContext:
 
 
 class Deferred(dict[str, Any]):
-    """A body's answer when it has handed the job on (a chord of parts, then a commit):
-    the job stays `running`, and the task that finishes it records its result."""
+    """A body's answer when the job goes on in other tasks (a chord of parts, then a
+    commit): `launch` starts them, given the rest of the job's pipeline chain, which is
+    held back until the task that finishes the job records it (`finish_deferred`). The
+    job stays `running` until then."""
+
+    def __init__(self, launch: Callable[[list[Any] | None], None], **info: Any) -> None:
+        super().__init__(info)
+        self.launch = launch
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
@@ -177,6 +183,10 @@ class JobTask(Task):
         try:
             model: BaseModel = kind.params_model.model_validate(params)
             result = self.run(ctx, model)
+            if isinstance(result, Deferred):
+                # The next pipeline step waits for the task that finishes this job.
+                rest, self.request.chain = self.request.chain, None
+                result.launch(rest)
         except Retry:
             raise
         except TRANSIENT as exc:
@@ -197,14 +207,7 @@ class JobTask(Task):
             raise
         if isinstance(result, Deferred):
             return None  # other tasks carry on: the one that finishes records the result
-        with session_scope(settings) as session:
-            jobs.finish_job(
-                session=session,
-                job_id=job_id,
-                status=JobStatus.SUCCEEDED,
-                now=utcnow(),
-                result=result,
-            )
+        mark_succeeded(settings, job_id, result)
         return result
 
     def _start(
@@ -240,7 +243,7 @@ class JobTask(Task):
     def _record_failure(self, settings: Settings, job_id: str, exc: BaseException) -> None:
         if not isinstance(exc, TriopsError | SoftTimeLimitExceeded):
             logger.exception("job %s failed", job_id)
-        _mark_failed(settings, job_id, exc)
+        mark_failed(settings, job_id, exc)
 
     def on_failure(
         self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
@@ -248,12 +251,44 @@ class JobTask(Task):
         # Reached also for failures outside __call__ (a hard time limit kill): make sure
         # the row does not stay `running`. finish_job never overwrites a finished job.
         try:
-            _mark_failed(get_settings(), task_id, exc)
+            mark_failed(get_settings(), task_id, exc)
         except Exception:
             logger.exception("job %s: could not record the failure", task_id)
 
 
-def _mark_failed(settings: Settings, job_id: str, exc: BaseException) -> None:
+def mark_succeeded(settings: Settings, job_id: str, result: dict[str, Any]) -> bool:
+    """Record a job's result; False when it was cancelled meanwhile."""
+    with session_scope(settings) as session:
+        return jobs.finish_job(
+            session=session,
+            job_id=job_id,
+            status=JobStatus.SUCCEEDED,
+            now=utcnow(),
+            result=result,
+        )
+
+
+def finish_deferred(
+    app: Any,
+    settings: Settings,
+    job_id: str,
+    rest: list[Any] | None,
+    result: dict[str, Any] | None = None,
+    exc: BaseException | None = None,
+) -> None:
+    """Finish a job a `Deferred` body handed on: record its result and send the pipeline
+    step it held back, or record its failure and skip the steps after it."""
+    if exc is not None:
+        mark_failed(settings, job_id, exc)
+        return
+    assert result is not None
+    if mark_succeeded(settings, job_id, result) and rest:
+        # As Celery's tracer does after a task in a chain: the next step, with the rest.
+        rest = list(rest)
+        signature(rest.pop(), app=app).apply_async(chain=rest or None)
+
+
+def mark_failed(settings: Settings, job_id: str, exc: BaseException) -> None:
     with session_scope(settings) as session:
         jobs.finish_job(
             session=session,

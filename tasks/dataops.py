@@ -15,16 +15,16 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from celery import shared_task
+from celery import chord, shared_task
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import datasets, jobs, warehouse
+from core import datasets, warehouse
 from core.catalog import CATALOG
 from core.config import Settings, get_settings, normalise_database_url
 from core.db import get_engine, make_engine, session_scope
 from core.errors import InvalidInput, NotFound, TriopsError
-from core.models import Job, JobStatus, utcnow
+from core.models import Job, JobStatus
 from core.params.dataops import EtlParams, ProfileParams, Source, ValidateParams
 from core.storage import BlobStore
 from domain.dataops.checks import CheckReport
@@ -33,7 +33,7 @@ from domain.dataops.profile import profile_frame
 from domain.dataops.spec import ROW_ID, EtlSteps, dataset_refs, validate_against_columns
 from domain.dataops.stream import ChunkChecks, whole_input_reason
 from domain.dataops.transform import KeyHashes, TransformError, apply_transforms
-from tasks.base import TRANSIENT, Deferred, JobContext, error_dict, job_task
+from tasks.base import TRANSIENT, Deferred, JobContext, error_dict, finish_deferred, job_task
 
 logger = logging.getLogger("triops.tasks")
 
@@ -659,8 +659,6 @@ def _part(index: int, start: int, end: int, lines: int, records: int) -> dict[st
 
 
 def _split(ctx: JobContext, params: EtlParams) -> Deferred:
-    from celery import chord
-
     source = params.resolved_source(ctx.now().date())
     _check_split_source(ctx, source)
     with _open_binary(ctx, source) as handle:
@@ -668,10 +666,13 @@ def _split(ctx: JobContext, params: EtlParams) -> Deferred:
     _check_columns(_steps(params), pd.DataFrame(columns=header))
     ctx.progress(0.05, f"split into {len(parts)} parts", force=True)
     queue = ctx.kind.queue
-    chord(etl_part.si(ctx.job_id, header, part).set(queue=queue) for part in parts)(
-        etl_commit.s(ctx.job_id).set(queue=queue)
-    )
-    return Deferred(parts=len(parts))
+
+    def launch(rest: list[Any] | None) -> None:
+        chord(etl_part.si(ctx.job_id, header, part).set(queue=queue) for part in parts)(
+            etl_commit.s(ctx.job_id, rest).set(queue=queue)
+        )
+
+    return Deferred(launch, parts=len(parts))
 
 
 def _check_split_source(ctx: JobContext, source: Source) -> None:
@@ -800,25 +801,26 @@ class _Range(io.RawIOBase):
     time_limit=CATALOG["dataops.etl"].time_limit_s,
     soft_time_limit=CATALOG["dataops.etl"].soft_time_limit_s,
 )
-def etl_commit(self: Any, parts: list[dict[str, Any]], job_id: str) -> None:
-    """All parts are in: check the whole, load in one transaction, record the result."""
+def etl_commit(
+    self: Any, parts: list[dict[str, Any]], job_id: str, rest: list[Any] | None = None
+) -> None:
+    """All parts are in: check the whole, load in one transaction, record the result (and
+    send the pipeline step after this job, `rest`, that was held back)."""
     settings = get_settings()
     with session_scope(settings) as session:
         job = session.get(Job, job_id)
         if job is None or job.status != JobStatus.RUNNING:
             return  # finished (a repeated commit) or cancelled
-    outcome: dict[str, Any] = {}
     try:
-        outcome["result"] = _commit(settings, job_id, sorted(parts, key=lambda p: p["index"]))
-        outcome["status"] = JobStatus.SUCCEEDED
+        result = _commit(settings, job_id, sorted(parts, key=lambda p: p["index"]))
     except TRANSIENT as exc:
         raise self.retry(countdown=2, max_retries=5, exc=exc) from exc
     except Exception as exc:
         if not isinstance(exc, TriopsError):
             logger.exception("job %s: commit failed", job_id)
-        outcome.update(status=JobStatus.FAILED, error=error_dict(exc))
-    with session_scope(settings) as session:
-        jobs.finish_job(session=session, job_id=job_id, now=utcnow(), **outcome)
+        finish_deferred(self.app, settings, job_id, rest, exc=exc)
+    else:
+        finish_deferred(self.app, settings, job_id, rest, result=result)
     BlobStore(settings.artifacts_url).delete_folder(_part_folder(job_id))
 
 

@@ -626,3 +626,37 @@ def test_a_file_split_across_workers_loads_once_like_a_single_run(
         ).one()
         assert not conn.dialect.has_table(conn, "wh_fleet_split_repeat")
     assert count == distinct == 3498
+
+
+def test_a_split_etl_in_a_pipeline_holds_the_next_step_until_its_commit(
+    stack: Stack, tmp_path: Path
+) -> None:
+    path = _fleet_csv(tmp_path, repeat="2200,eu-1,7.5")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,cpu\n" + "".join(f"{i},{i}.5\n" for i in range(3000)) + "x,1\n")
+    echo = {"kind": "system.echo", "params": {"payload": "after"}}
+    with stack.client() as client:
+        split = {
+            "source": {"file_id": client.upload(path)["id"]},
+            "transforms": [{"type": "cast", "columns": {"id": "int"}, "on_error": "quarantine"}],
+            "target": {"table": "fleet_pipeline", "mode": "append"},
+            "parallel": 2,
+        }
+        failing = {
+            "source": {"file_id": client.upload(bad)["id"]},
+            "transforms": [{"type": "cast", "columns": {"id": "int"}, "on_error": "fail"}],
+            "target": {"table": "fleet_pipeline_bad", "mode": "append"},
+            "parallel": 2,
+        }
+        results = []
+        for spec in (split, failing):
+            made = client.create_pipeline([{"kind": "dataops.etl", "params": spec}, echo])
+            for step in made["steps"]:
+                client.wait(step["id"], timeout_s=120)
+            results.append([client.job(step["id"]) for step in made["steps"]])
+    (loaded, after), (broken, skipped) = results
+    assert loaded["status"] == "succeeded" and loaded["result"]["parts"] == 2
+    assert after["status"] == "succeeded"
+    assert after["started_at"] >= loaded["finished_at"]  # not sent before the commit
+    assert broken["status"] == "failed" and "part" in broken["error"]["message"]
+    assert skipped["status"] == "cancelled" and skipped["error"]["type"] == "Skipped"
