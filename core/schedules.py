@@ -22,6 +22,7 @@ from core import jobs
 from core.catalog import CATALOG, get_kind
 from core.errors import Conflict, InvalidInput, NotFound, TriopsError, Unavailable
 from core.models import Job, JobStatus, Schedule
+from core.submission import prepare, send
 from domain.schedules import ScheduleError, Timing, check_timing, decide, describe, next_fire
 
 logger = logging.getLogger("triops.schedules")
@@ -99,12 +100,6 @@ def _checked_timing(timing: Timing) -> None:
         ) from exc
 
 
-def _checked_params(kind_name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The params as the kind's model accepts them (422 naming the kind and the problem)."""
-    kind = get_kind(kind_name)
-    return kind.validate_params(params)
-
-
 def get(*, session: Session, ref: str) -> Schedule:
     """A schedule by id or by name."""
     row = session.get(Schedule, ref) or session.scalar(select(Schedule).where(Schedule.name == ref))
@@ -124,7 +119,7 @@ def create(*, session: Session, data: ScheduleIn, now: datetime) -> Schedule:
     """Validate the timing and the params against the kind, then store the schedule."""
     timing = Timing(data.interval_s, data.cron, data.timezone, data.start_at, data.end_at)
     _checked_timing(timing)
-    params = _checked_params(data.kind, data.params)
+    _, params = prepare(session=session, kind_name=data.kind, params=data.params)
     if session.scalar(select(Schedule.id).where(Schedule.name == data.name)) is not None:
         raise Conflict(f"a schedule named {data.name!r} exists")
     row = Schedule(
@@ -170,7 +165,9 @@ def change(*, session: Session, ref: str, patch: SchedulePatch, now: datetime) -
     _checked_timing(timing)
     kind = values.get("kind", row.kind)
     if "kind" in values or "params" in values:
-        values["params"] = _checked_params(kind, values.get("params", row.params))
+        _, values["params"] = prepare(
+            session=session, kind_name=kind, params=values.get("params", row.params)
+        )
     renamed = values.get("name", row.name) != row.name
     if renamed and session.scalar(select(Schedule.id).where(Schedule.name == values["name"])):
         raise Conflict(f"a schedule named {values['name']!r} exists")
@@ -366,8 +363,6 @@ def _firing_job(session: Session, row: Schedule, *, scheduled_for: datetime | No
 def _send(
     session: Session, producer: Any, job: Job, now: datetime, *, raise_unavailable: bool = False
 ) -> None:
-    from core.submission import send
-
     if job.status != JobStatus.QUEUED:
         return
     try:
