@@ -6,6 +6,8 @@ without its job, and a message lost between the two is found by housekeeping.
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any, Protocol
 
 from kombu.exceptions import KombuError, OperationalError
@@ -17,6 +19,8 @@ from core.catalog import JobKind, get_kind
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, Unavailable
 from core.models import Job, JobStatus, Pipeline, utcnow
+from core.params.dataops import Source
+from core.storage import BlobStore
 
 
 class Producer(Protocol):
@@ -99,14 +103,14 @@ def _precheck_columns(
     are checked when the job starts, before anything is loaded.)"""
     from domain.dataops.spec import EtlSteps, validate_against_columns
 
-    source = params.get("source") or {}
+    source = Source.model_validate(params["source"])
     columns: list[str] | None = None
-    if source.get("dataset"):
-        name, version = str(source["dataset"]).split("@", 1)
+    if source.dataset is not None:
+        name, version = source.dataset.split("@", 1)
         row = datasets.get_version(session=session, name=name, version=int(version))
         columns = [str(c["name"]) for c in row.columns]
-    elif source.get("file_id") and settings is not None:
-        record = jobs.get_file(session=session, file_id=source["file_id"])
+    elif source.file_id is not None and settings is not None:
+        record = jobs.get_file(session=session, file_id=source.file_id)
         columns = _file_columns(settings, record.url, record.name, source)
     if columns is None:
         return
@@ -118,29 +122,19 @@ def _precheck_columns(
         raise InvalidInput(f"the spec does not fit the source: {problems}", details=problems)
 
 
-def _file_columns(
-    settings: Settings, url: str, name: str, source: dict[str, Any]
-) -> list[str] | None:
+def _file_columns(settings: Settings, url: str, name: str, source: Source) -> list[str] | None:
     """The column names of an uploaded CSV (its header line) or Parquet file (its
     schema); None for other formats or a file that does not read (the job says why)."""
-    import csv
-    import io
+    import pyarrow.parquet as pq  # here, not at the top: the API process stays light
 
-    import pyarrow.parquet as pq
-
-    from core.storage import BlobStore
-
-    kind = source.get("format") or (
-        "parquet" if name.endswith(".parquet") else "jsonl" if name.endswith(".json") else None
-    )
-    kind = kind or ("jsonl" if name.endswith(".jsonl") else "csv")
+    kind = source.format_of(name)
     try:
         with BlobStore(settings.files_url).open(url) as handle:
             if kind == "parquet":
                 return [str(c) for c in pq.read_schema(handle).names]
             if kind == "csv":
                 text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="")
-                header = next(csv.reader(text, delimiter=source.get("delimiter") or ","), None)
+                header = next(csv.reader(text, delimiter=source.delimiter), None)
                 return header
     except (OSError, ValueError, csv.Error, NotFound):
         return None

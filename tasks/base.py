@@ -104,12 +104,18 @@ class JobContext:
                     out.write(chunk)
             yield target
 
-    def dataset_frame(self, ref: str) -> tuple[pd.DataFrame, DatasetVersion]:
-        """A DataOps dataset version (`name@version`), read from its Parquet file."""
+    @contextmanager
+    def open_dataset(self, ref: str) -> Iterator[tuple[IO[Any], DatasetVersion]]:
+        """A DataOps dataset version (`name@version`): its Parquet file, opened, and its row."""
         name, version = ref.split("@", 1)
         with self.session() as session:
             row = datasets.get_version(session=session, name=name, version=int(version))
         with BlobStore(self.settings.artifacts_url).open(row.url) as handle:
+            yield handle, row
+
+    def dataset_frame(self, ref: str) -> tuple[pd.DataFrame, DatasetVersion]:
+        """A DataOps dataset version (`name@version`), read whole."""
+        with self.open_dataset(ref) as (handle, row):
             return pd.read_parquet(io.BytesIO(handle.read())), row
 
     def save_artifact(self, name: str, data: bytes | Path, media_type: str) -> dict[str, Any]:

@@ -96,10 +96,7 @@ def open_source(
         }
         yield _read_sql(ctx, source, parameters or {}, size), lineage
     elif source.dataset is not None:
-        name, version = source.dataset.split("@", 1)
-        with ctx.session() as session:
-            row = datasets.get_version(session=session, name=name, version=int(version))
-        with BlobStore(ctx.settings.artifacts_url).open(row.url) as handle:
+        with ctx.open_dataset(source.dataset) as (handle, row):
             yield _parquet_chunks(handle, size), {"dataset": source.dataset, "sha256": row.sha256}
     elif source.file_id is not None:
         record = ctx.file_record(source.file_id)
@@ -171,10 +168,7 @@ def _parquet_chunks(handle: Any, size: int) -> Iterator[Chunk]:
 
 
 def _read(path: Path, source: Source, name: str, size: int) -> Iterator[Chunk]:
-    kind = source.format or next(
-        (f for f in ("parquet", "jsonl") if name.endswith(f".{f}") or name.endswith(".json")),
-        "csv",
-    )
+    kind = source.format_of(name)
     try:
         if kind == "parquet":
             yield from _parquet_chunks(path, size)
@@ -677,7 +671,7 @@ def _split(ctx: JobContext, params: EtlParams) -> Deferred:
 
 def _check_split_source(ctx: JobContext, source: Source) -> None:
     name = source.path or ctx.file_record(source.file_id or "").name
-    if name.endswith((".parquet", ".jsonl", ".json")):
+    if source.format_of(name) != "csv":
         raise InvalidInput("parallel splits CSV files only")
 
 
@@ -860,7 +854,12 @@ def _commit(settings: Settings, job_id: str, parts: list[dict[str, Any]]) -> dic
         quarantine = Path(tmp) / "quarantine.csv"
         _merge_quarantine(store, [p["quarantine"] for p in parts], quarantine)
         result = _load(
-            ctx, params, run, _part_frames(store, parts, checks), [lineage, *inputs], Path(tmp)
+            ctx,
+            params,
+            run,
+            _part_frames(store, parts, checks, settings.etl_chunk_rows),
+            [lineage, *inputs],
+            Path(tmp),
         )
     result["parts"] = len(parts)
     return result
@@ -872,12 +871,12 @@ def _file_lineage(ctx: JobContext, source: Source) -> dict[str, Any]:
 
 
 def _part_frames(
-    store: BlobStore, parts: list[dict[str, Any]], checks: ChunkChecks
+    store: BlobStore, parts: list[dict[str, Any]], checks: ChunkChecks, size: int
 ) -> Iterator[pd.DataFrame]:
-    """The parts' clean rows in file order, a batch at a time; unique checks see them all."""
+    """The parts' clean rows in file order, a chunk at a time; unique checks see them all."""
     for part in parts:
         with store.open(part["parquet"]) as handle:
-            for frame, _ in _parquet_chunks(handle, 100_000):
+            for frame, _ in _parquet_chunks(handle, size):
                 for index, hashes in checks.hashes.items():
                     checks.unique(index, hashes, frame)
                 yield frame.drop(columns=[ROW_ID])

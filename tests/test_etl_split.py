@@ -10,6 +10,7 @@ import itertools
 import pytest
 
 from core.errors import InvalidInput
+from core.params.dataops import Source
 from tasks.dataops import plan_parts
 
 
@@ -48,3 +49,21 @@ def test_more_parts_than_records_gives_fewer_parts() -> None:
 def test_an_empty_file_is_refused() -> None:
     with pytest.raises(InvalidInput, match="empty"):
         plan_parts(io.BytesIO(b""), 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "expected"),
+    [
+        ("sales.csv", None, "csv"),
+        ("sales.txt", None, "csv"),
+        ("events.jsonl", None, "jsonl"),
+        ("events.JSON", None, "jsonl"),
+        ("table.parquet", None, "parquet"),
+        ("table.bin", "parquet", "parquet"),
+    ],
+)
+def test_a_source_format_comes_from_the_name_unless_given(
+    name: str, given: str | None, expected: str
+) -> None:
+    source = Source.model_validate({"path": name, **({"format": given} if given else {})})
+    assert source.format_of(name) == expected

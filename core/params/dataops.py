@@ -97,6 +97,15 @@ class Source(BaseModel):
             raise ValueError("connection and query go together")
         return self
 
+    def format_of(self, name: str) -> Literal["csv", "jsonl", "parquet"]:
+        """The file's format: `format` when given, else from the name (CSV by default)."""
+        if self.format is not None:
+            return self.format
+        suffix = name.rsplit(".", 1)[-1].lower()
+        return (
+            "parquet" if suffix == "parquet" else "jsonl" if suffix in ("jsonl", "json") else "csv"
+        )
+
 
 class Target(BaseModel):
     model_config = ConfigDict(extra="forbid")
