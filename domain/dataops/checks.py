@@ -28,6 +28,7 @@ from domain.dataops.spec import (
     RowCount,
     Unique,
 )
+from domain.dataops.values import json_value
 
 ROW_LEVEL = ("not_null", "range", "regex", "allowed", "referential")
 """Checks judged row by row; their error-severity failures mark rows for quarantine."""
@@ -180,7 +181,7 @@ class Collector:
                 "check": self.entry["check"],
                 "column": self.entry["column"],
                 "severity": self.entry["severity"],
-                "failure_case": _plain(value),
+                "failure_case": json_value(value),
                 "row": row,
                 "message": message,
             }
@@ -241,16 +242,3 @@ def _freshness(series: pd.Series, check: Freshness, now: datetime, fail: Collect
         fail(newest, None, f"newest value is {age:.0f}s old, limit {check.max_age_s:.0f}s")
         return 1
     return 0
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready scalar: None for nulls, ISO strings for times, Python numbers."""
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if value is None or (np.ndim(value) == 0 and bool(pd.isna(value))):
-        return None
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.isoformat()
-    if hasattr(value, "item"):
-        return value.item()
-    return value

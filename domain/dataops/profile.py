@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-
-def _plain(value: Any) -> Any:
-    """A JSON-ready scalar (NaN and infinities become None)."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
+from domain.dataops.values import json_value
 
 
 def profile_frame(frame: pd.DataFrame, *, top_values: int = 5) -> dict[str, Any]:
@@ -56,11 +44,11 @@ def profile_frame(frame: pd.DataFrame, *, top_values: int = 5) -> dict[str, Any]
             described = finite.describe()
             info.update(
                 infinite=int(series.isin([np.inf, -np.inf]).sum()),
-                min=_plain(described.get("min")),
-                max=_plain(described.get("max")),
-                mean=_plain(described.get("mean")),
-                std=_plain(described.get("std")),
-                p50=_plain(described.get("50%")),
+                min=json_value(described.get("min")),
+                max=json_value(described.get("max")),
+                mean=json_value(described.get("mean")),
+                std=json_value(described.get("std")),
+                p50=json_value(described.get("50%")),
             )
         else:
             counts = series.astype("string").value_counts(dropna=True).head(top_values)
