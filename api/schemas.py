@@ -27,11 +27,6 @@ class BatchSubmit(BaseModel):
     jobs: list[JobSubmit] = Field(min_length=1, max_length=1000)
 
 
-class ErrorOut(BaseModel):
-    type: str
-    message: str
-
-
 class JobOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

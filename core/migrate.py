@@ -25,12 +25,3 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
     if settings.uses_sqlite:
         settings.home.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(settings), revision)
-
-
-def current_revision(settings: Settings) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    from core.db import get_engine
-
-    with get_engine(settings).connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
