@@ -59,14 +59,6 @@ def _sql_type(series: pd.Series) -> TypeEngine[Any]:
     return Text()
 
 
-def _table(name: str, frame: pd.DataFrame, keys: list[str]) -> Table:
-    columns = [
-        Column(str(c), _sql_type(frame[c]), primary_key=False, nullable=str(c) not in keys)
-        for c in frame.columns
-    ]
-    return Table(name, MetaData(), *columns)
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)
     return [
@@ -91,13 +83,6 @@ def _insert(conn: Connection, target: Table, frame: pd.DataFrame) -> None:
     ):
         for row in clean.itertuples(index=False, name=None):
             copy.write_row(row)
-
-
-def existing_rows(conn: Connection, name: str) -> pd.DataFrame | None:
-    if not inspect(conn).has_table(name):
-        return None
-    table = Table(name, MetaData(), autoload_with=conn)
-    return pd.DataFrame(conn.execute(select(table)).mappings().all(), columns=table.c.keys())
 
 
 def _count(conn: Connection, statement: Any) -> int:
@@ -301,26 +286,3 @@ class Load:
                     )
                 )
         return {"inserted": inserted, "updated": updated, "deleted": deleted}
-
-
-def load(
-    conn: Connection,
-    *,
-    table: str,
-    frame: pd.DataFrame,
-    mode: Mode,
-    keys: list[str],
-    job_id: str,
-    now: datetime,
-) -> dict[str, int]:
-    """Load one frame into `wh_<table>`; returns what changed. Call inside a transaction."""
-    loading = Load(conn, table=table, mode=mode, keys=keys, job_id=job_id, now=now)
-    loading.stage(frame)
-    return loading.finish()
-
-
-def read_table(conn: Connection, table: str) -> pd.DataFrame:
-    frame = existing_rows(conn, table_name(table))
-    if frame is None:
-        raise InvalidInput(f"no warehouse table {table!r}")
-    return frame

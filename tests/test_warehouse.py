@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+from sqlalchemy import Connection, MetaData, Table, select
 
 from core import warehouse
 from core.config import Settings
@@ -18,23 +19,32 @@ OLD = pd.DataFrame({"id": [1, 2, 3], "v": ["a", "b", "c"]})
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
 
-def _load(settings: Settings, table: str, frame: pd.DataFrame, mode: str, keys: list[str]):
+def _load_once(
+    conn: Connection, table: str, frame: pd.DataFrame, mode: str, keys: list[str], job: str
+) -> dict[str, int]:
+    loading = warehouse.Load(
+        conn,
+        table=table,
+        mode=mode,
+        keys=keys,
+        job_id=job,
+        now=NOW,  # type: ignore[arg-type]
+    )
+    loading.stage(frame)
+    return loading.finish()
+
+
+def _load(
+    settings: Settings, table: str, frame: pd.DataFrame, mode: str, keys: list[str]
+) -> dict[str, int]:
     with get_engine(settings).begin() as conn:
-        return warehouse.load(
-            conn,
-            table=table,
-            frame=frame,
-            mode=mode,  # type: ignore[arg-type]
-            keys=keys,
-            job_id=str(uuid.uuid4()),
-            now=NOW,
-        )
+        return _load_once(conn, table, frame, mode, keys, str(uuid.uuid4()))
 
 
 def _rows(settings: Settings, table: str) -> list[tuple]:
     with get_engine(settings).connect() as conn:
-        frame = warehouse.read_table(conn, table)
-    return sorted(tuple(r) for r in frame.itertuples(index=False))
+        stored = Table(warehouse.table_name(table), MetaData(), autoload_with=conn)
+        return sorted(tuple(r) for r in conn.execute(select(stored)).all())
 
 
 def _table() -> str:
@@ -133,9 +143,7 @@ def test_the_same_job_never_loads_twice(settings: Settings) -> None:
     table, job = _table(), str(uuid.uuid4())
     for _ in range(2):
         with get_engine(settings).begin() as conn:
-            changes = warehouse.load(
-                conn, table=table, frame=OLD, mode="append", keys=[], job_id=job, now=NOW
-            )
+            changes = _load_once(conn, table, OLD, "append", [], job)
         assert changes["inserted"] == 3  # the recorded change, not a second insert
     assert len(_rows(settings, table)) == 3
 
