@@ -3,9 +3,10 @@
 Run: ``.venv/bin/python -m bench.logparse``. Prints a markdown table and writes
 ``var/bench/logparse.json``.
 
-Both parsers get only each set's log format (the per-set table of the shared README) and
+Both parsers get only each set's log format (the per-set table of bench/data/README.md) and
 their defaults: no per-set masks, thresholds or depth. Grouping accuracy (GA) is computed
-with ``grouping_accuracy`` of the shared ``score.py``, against the corrected ground truth.
+with ``grouping_accuracy`` of the reference ``bench/data/score.py``, against the corrected
+ground truth.
 
 Speed compares like with like, in this process and on the same messages (the ``Content``
 field, extracted once beforehand): our mining step, ``LogTemplateMiner().add_many``, and
@@ -38,7 +39,7 @@ OUT = REPO_ROOT / "var" / "bench" / "logparse.json"
 REPEATS = 5
 GA_TARGET = 0.93
 
-#: Log formats of the shared README (facts from the public Drain benchmark settings).
+#: Log formats of the Loghub sets (facts from the public Drain benchmark settings).
 LOG_FORMATS: dict[str, str] = {
     "HDFS": r"<Date> <Time> <Pid> <Level> <Component>: <Content>",
     "Hadoop": r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>",
@@ -53,8 +54,8 @@ LOG_FORMATS: dict[str, str] = {
 
 
 def load_scorer(root: Path) -> Callable[[dict[str, str], dict[str, str]], float]:
-    """``grouping_accuracy(truth, pred)`` from the shared ``score.py`` (same definition)."""
-    spec = importlib.util.spec_from_file_location("shared_score", root / "score.py")
+    """``grouping_accuracy(truth, pred)`` from the reference ``bench/data/score.py``."""
+    spec = importlib.util.spec_from_file_location("reference_score", root / "score.py")
     if spec is None or spec.loader is None:
         raise RuntimeError(f"cannot load {root / 'score.py'}")
     module = importlib.util.module_from_spec(spec)

@@ -4,8 +4,8 @@ Run: ``.venv/bin/python -m bench.nab``. Prints a markdown table and writes
 ``var/bench/nab.json``.
 
 Data: the seven ``realKnownCause`` series of the Numenta Anomaly Benchmark and their 19
-labelled windows (``combined_windows.json``). Scoring follows the shared reference scorer
-(``score.py nab``): a window is hit when a flagged timestamp lies inside it; flagged
+labelled windows (``combined_windows.json``). Scoring follows the reference scorer
+(``bench/data/score.py nab``): a window is hit when a flagged timestamp lies inside it; flagged
 timestamps outside every window are false detections, and one that lies within 1 % of the
 series' time span of the previous false one is not counted again.
 
@@ -15,7 +15,7 @@ Detectors, all run with one set of defaults on every series (labels are never re
 * ``isolation_forest``: the same function with ``method="isolation_forest"``.
 * ``zscore`` (baseline): rolling Gaussian z-score, a trailing window of 288 points that
   includes the current one (pandas ``rolling(288, min_periods=2)``, sample std), flag
-  ``|z| > 4``. Reproduces the shared figure: 9 of 19 windows, 56 false detections.
+  ``|z| > 4``. Reproduces the reference figure: 9 of 19 windows, 56 false detections.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def load_series(key: str, root: Path | None = None) -> pd.DataFrame:
 def score(
     timestamps: pd.Series, windows: Sequence[Window], flagged: Sequence[pd.Timestamp]
 ) -> tuple[int, int]:
-    """(windows hit, false detections), the rule of the shared ``score.py nab``."""
+    """(windows hit, false detections), the rule of ``bench/data/score.py nab``."""
     ordered = sorted(flagged)
     hits = sum(1 for a, b in windows if any(a <= t <= b for t in ordered))
     gap = (timestamps.iloc[-1] - timestamps.iloc[0]) / 100

@@ -1,4 +1,4 @@
-"""Shared fixtures: the shared benchmark data, and the real services the suite runs on.
+"""Shared fixtures: the labelled data in bench/data, and the real services the suite runs on.
 
 `TRIOPS_DATABASE_URL` / `TRIOPS_REDIS_URL` point the suite at real services (CI uses
 the machine's PostgreSQL and Redis). Unset, it runs on the embedded defaults: SQLite
@@ -33,10 +33,11 @@ def skip_or_fail(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def benchmarks_dir() -> Path:
-    """The shared labelled data (Loghub, NAB); the suite needs it, as CI has it."""
+    """The labelled data shipped in bench/data (Loghub, NAB); missing data fails, never skips."""
     path = _benchmarks_dir()
-    if not (path / "loghub").is_dir():
-        pytest.fail(f"shared benchmark data not found at {path} (set TRIOPS_BENCHMARKS_DIR)")
+    for part in ("loghub", "nab", "score.py"):
+        if not (path / part).exists():
+            pytest.fail(f"benchmark data {path / part} is missing from the checkout (bench/data)")
     return path
 
 

@@ -238,12 +238,12 @@ def test_nab_windows_are_hit_as_often_as_the_baseline_with_half_its_false_detect
     report = run(benchmarks_dir, detectors=("robust", "zscore"))
     baseline, ours = report["totals"]["zscore"], report["totals"]["robust"]
     assert report["windows"] == 19
-    assert (baseline["hits"], baseline["false"]) == (9, 56)  # the shared baseline figure
+    assert (baseline["hits"], baseline["false"]) == (9, 56)  # the reference baseline figure
     assert ours["hits"] >= NAB_MIN_HITS, report
     assert ours["false"] <= NAB_MAX_FALSE, report
 
 
-def test_the_benchmark_scorer_agrees_with_the_shared_reference_scorer(
+def test_the_benchmark_scorer_agrees_with_the_reference_scorer(
     benchmarks_dir: Path,
 ) -> None:
     spec = importlib.util.spec_from_file_location("nab_reference", benchmarks_dir / "score.py")
