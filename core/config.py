@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shlex
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -198,6 +199,17 @@ class Settings(BaseSettings):
         tmp.chmod(0o600)
         tmp.replace(path)
         return token
+
+    def export_lines(self) -> list[str]:
+        """The `export` lines a second shell needs to reach this stack: the CLI finds it
+        through TRIOPS_HOME and TRIOPS_API_URL, curl examples use TOKEN and API."""
+        values = {
+            "TRIOPS_HOME": str(self.home),
+            "TRIOPS_API_URL": self.api_url,
+            "TOKEN": self.admin_token(),
+            "API": f"{self.api_url}/api/v1",
+        }
+        return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
     def process_env(self) -> dict[str, str]:
         """The environment a child process needs to see the same configuration."""

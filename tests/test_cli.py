@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -42,6 +47,7 @@ def test_a_progress_bar_fills_with_the_fraction() -> None:
         ["status"],
         ["jobs"],
         ["health"],
+        ["env"],
         ["etl", "run"],
         *(
             ["schedules", c]
@@ -70,3 +76,19 @@ def test_a_backfill_range_expands_to_every_day_or_integer(text: str, expected: t
 def test_a_bad_backfill_range_is_refused(text: str) -> None:
     with pytest.raises(click.BadParameter):
         expand_range(text)
+
+
+def test_env_prints_the_exports_a_second_shell_needs(tmp_path: Path) -> None:
+    environ = {
+        "PATH": os.environ["PATH"],
+        "TRIOPS_HOME": str(tmp_path / "home dir"),
+        "TRIOPS_API_PORT": "8123",
+        "TRIOPS_API_TOKEN": "a token with 'quotes' 0123456789",
+    }
+    script = f'eval "$({sys.executable} -m workers.cli env)"; echo "$TOKEN|$API|$TRIOPS_HOME"'
+    out = subprocess.run(
+        ["bash", "-c", script], env=environ, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == (
+        f"a token with 'quotes' 0123456789|http://127.0.0.1:8123/api/v1|{tmp_path / 'home dir'}"
+    )

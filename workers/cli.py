@@ -485,6 +485,13 @@ def schedules_runs(ref: str, limit: int) -> None:
     _job_table(page["jobs"])
 
 
+@main.command("env")
+def env_command() -> None:
+    """Print the exports for a second shell: eval "$(triops env)" sets TOKEN and API."""
+    for line in get_settings().export_lines():
+        click.echo(line)
+
+
 @main.command()
 @click.option("--check", is_flag=True, help="Exit 0 only when the stack is healthy.")
 def health(check: bool) -> None:

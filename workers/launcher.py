@@ -166,6 +166,10 @@ class Stack:
         say(f"  logs       {s.home / 'logs'}")
         say("  Ctrl-C stops everything.")
         say("")
+        say('  In another shell: eval "$(.venv/bin/triops env)"  (sets TOKEN and API), or:')
+        for line in s.export_lines():
+            say(f"    {line}")
+        say("")
 
 
 def say(message: str) -> None:
