@@ -75,6 +75,7 @@ class ArtifactOut(BaseModel):
     sha256: str
     media_type: str
     created_at: datetime
+    download: str = Field(description="The API path that downloads it.")
 
 
 class FileOut(BaseModel):

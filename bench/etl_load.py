@@ -90,7 +90,8 @@ def run_ours(path: Path, url: str, chunk_rows: int = 100_000) -> dict[str, Any]:
 
     from core import warehouse
     from domain.dataops.spec import EtlSteps
-    from tasks.dataops import _Pass, _read_csv
+    from tasks.dataops import _Pass
+    from tasks.readers import read_csv_chunks
 
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -104,7 +105,7 @@ def run_ours(path: Path, url: str, chunk_rows: int = 100_000) -> dict[str, Any]:
         loading = warehouse.Load(
             conn, table="bench_etl", mode="replace", keys=[], job_id="bench", now=ctx.now()
         )
-        for clean in run.chunks(_read_csv(path, ",", chunk_rows)):
+        for clean in run.chunks(read_csv_chunks(path, ",", chunk_rows)):
             loading.stage(clean)
         report = run.checks.finish(run.columns or [])
         changes = loading.finish()

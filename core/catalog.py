@@ -49,6 +49,8 @@ class JobKind:
     description: str
     time_limit_s: float
     max_attempts: int = 3
+    file_is_table: bool = False
+    """The params' `file_id` names a table (CSV, JSON Lines, Parquet): a log is refused."""
 
     @property
     def soft_time_limit_s(self) -> float:
@@ -169,6 +171,7 @@ _KINDS = (
         "Trains a scikit-learn pipeline (preprocessing + estimator from the allow-list) and "
         "registers a new model version with its metrics and checksummed artifact.",
         time_limit_s=3600,
+        file_is_table=True,
     ),
     JobKind(
         "mlops.evaluate",
@@ -176,6 +179,7 @@ _KINDS = (
         EvaluateParams,
         "Scores a model version on a dataset; with thresholds, a passed/failed verdict.",
         time_limit_s=1800,
+        file_is_table=True,
     ),
     JobKind(
         "mlops.deploy",
@@ -197,6 +201,7 @@ _KINDS = (
         PredictBatchParams,
         "Predicts a dataset with a model version; writes predictions.csv.",
         time_limit_s=3600,
+        file_is_table=True,
     ),
     JobKind(
         "mlops.check_drift",
@@ -205,6 +210,7 @@ _KINDS = (
         "Compares a dataset with a version's training data, feature by feature; optionally "
         "retrains on drift.",
         time_limit_s=1800,
+        file_is_table=True,
     ),
     JobKind(
         "dataops.profile",
@@ -212,6 +218,7 @@ _KINDS = (
         ProfileParams,
         "Profiles an uploaded CSV: rows, columns, dtypes, nulls, basic statistics.",
         time_limit_s=1800,
+        file_is_table=True,
     ),
     JobKind(
         "dataops.etl",

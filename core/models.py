@@ -6,6 +6,7 @@ import enum
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from sqlalchemy import (
     JSON,
@@ -139,6 +140,12 @@ class Pipeline(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def artifact_download_path(job_id: str, name: str) -> str:
+    """Where the API serves a job's artifact: a path under the API's base URL. Records and
+    results show this, never where the blob store keeps the file."""
+    return f"/api/v1/jobs/{job_id}/artifacts/{quote(name, safe='')}"
+
+
 class Artifact(Base):
     __tablename__ = "artifacts"
 
@@ -154,6 +161,10 @@ class Artifact(Base):
     job: Mapped[Job] = relationship(back_populates="artifacts")
 
     __table_args__ = (UniqueConstraint("job_id", "name", name="uq_artifacts_job_name"),)
+
+    @property
+    def download(self) -> str:
+        return artifact_download_path(self.job_id, self.name)
 
 
 class StoredFile(Base):
@@ -189,6 +200,12 @@ class LogStream(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def event_id(template_id: int) -> str:
+    """A log template's id as users see it everywhere: `E2` in job results, in the
+    EventId column of structured.csv and templates.csv, and in the log-stream API."""
+    return f"E{template_id}"
+
+
 class LogTemplate(Base):
     """A template of a stream, as the API lists it (the miner's state is the source)."""
 
@@ -201,6 +218,10 @@ class LogTemplate(Base):
     template: Mapped[str] = mapped_column(Text)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def id(self) -> str:
+        return event_id(self.template_id)
 
 
 class LogStreamJob(Base):

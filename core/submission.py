@@ -19,7 +19,7 @@ from core.catalog import JobKind, get_kind
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, Unavailable
 from core.models import Job, JobStatus, Pipeline, utcnow
-from core.params.dataops import Source
+from core.params.dataops import Source, table_format
 from core.storage import BlobStore
 
 
@@ -41,12 +41,14 @@ def prepare(
     file_id = clean.get("file_id")
     if isinstance(file_id, str):
         try:
-            jobs.get_file(session=session, file_id=file_id)
+            record = jobs.get_file(session=session, file_id=file_id)
         except NotFound as exc:
             raise InvalidInput(
                 f"unknown file_id {file_id}: upload it first with POST /api/v1/files",
                 details=[{"loc": ["params", "file_id"], "msg": "file not found"}],
             ) from exc
+        if kind.file_is_table:
+            table_format(record.name)
     return kind, clean
 
 

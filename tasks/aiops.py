@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import incidents as incident_repo
 from core.errors import InvalidInput
-from core.models import LogStream, LogStreamJob, LogTemplate
+from core.models import LogStream, LogStreamJob, LogTemplate, event_id
 from core.params.aiops import (
     AutoResolveParams,
     CorrelateAlertsParams,
@@ -100,7 +100,14 @@ def _save_parse_artifacts(ctx: JobContext, parsed: ParseResult) -> None:
                 "TotalOccurrences",
             ],
             (
-                (f"E{t.template_id}", t.template, t.count, t.first_line, t.last_line, t.total_count)
+                (
+                    event_id(t.template_id),
+                    t.template,
+                    t.count,
+                    t.first_line,
+                    t.last_line,
+                    t.total_count,
+                )
                 for t in parsed.templates
             ),
         ),
@@ -114,10 +121,10 @@ def _parse_summary(parsed: ParseResult, stream: str | None) -> dict[str, Any]:
         "lines": parsed.line_count,
         "unmatched_lines": parsed.unmatched_count,
         "template_count": len(parsed.templates),
-        "new_templates": [f"E{i}" for i in parsed.new_template_ids],
+        "new_templates": [event_id(i) for i in parsed.new_template_ids],
         "templates": [
             {
-                "id": f"E{t.template_id}",
+                "id": event_id(t.template_id),
                 "template": t.template,
                 "count": t.count,
                 "first_line": t.first_line,
@@ -227,7 +234,7 @@ def detect_log_anomalies(ctx: JobContext, params: DetectLogAnomaliesParams) -> d
     lines = read_lines(ctx, params)
     ctx.progress(0.1, f"mining templates of {len(lines)} lines", force=True)
     parsed = _parse(lines, params, None)
-    templates = {f"E{t.template_id}": t.template for t in parsed.templates}
+    templates = {event_id(t.template_id): t.template for t in parsed.templates}
     events = parsed.columns["EventId"]
     contents = parsed.columns["Content"]
     if params.group_by == "window":
@@ -435,7 +442,7 @@ def detect_metric_anomalies(ctx: JobContext, params: DetectMetricAnomaliesParams
         {k: a[k] for k in ("timestamp", "value", "severity", "expected", "score")}
         for a in result["anomalies"][:2000]
     ]
-    result["chart"] = chart
+    result["chart"] = chart.public()
     return result
 
 
@@ -463,5 +470,5 @@ def forecast_capacity(ctx: JobContext, params: ForecastCapacityParams) -> dict[s
     result = forecast.to_dict()
     result["horizon_s"] = horizon_s
     result["threshold"] = params.threshold
-    result["chart"] = chart
+    result["chart"] = chart.public()
     return result

@@ -35,7 +35,14 @@ from core.catalog import CATALOG, JobKind
 from core.config import Settings, get_settings
 from core.db import session_scope
 from core.errors import TriopsError, Unavailable
-from core.models import DatasetVersion, Job, JobStatus, StoredFile, utcnow
+from core.models import (
+    DatasetVersion,
+    Job,
+    JobStatus,
+    StoredFile,
+    artifact_download_path,
+    utcnow,
+)
 from core.storage import BlobStore
 from domain.backoff import compute_backoff
 
@@ -118,7 +125,7 @@ class JobContext:
         with self.open_dataset(ref) as (handle, row):
             return pd.read_parquet(io.BytesIO(handle.read())), row
 
-    def save_artifact(self, name: str, data: bytes | Path, media_type: str) -> dict[str, Any]:
+    def save_artifact(self, name: str, data: bytes | Path, media_type: str) -> SavedArtifact:
         """Store an artifact of this job; a rerun replaces the file and its row."""
         store = BlobStore(self.settings.artifacts_url)
         segments = (self.job_id, name)
@@ -131,7 +138,37 @@ class JobContext:
             jobs.upsert_artifact(
                 session=session, job_id=self.job_id, name=name, info=info, media_type=media_type
             )
-        return {"name": name, "size": info.size, "sha256": info.sha256, "url": info.url}
+        return SavedArtifact(
+            job_id=self.job_id,
+            name=name,
+            size=info.size,
+            sha256=info.sha256,
+            media_type=media_type,
+            url=info.url,
+        )
+
+
+@dataclass(frozen=True)
+class SavedArtifact:
+    """An artifact just stored. `url` is where the store keeps it, for our own records
+    (a model version, a dataset version); results show `public()`, never that."""
+
+    job_id: str
+    name: str
+    size: int
+    sha256: str
+    media_type: str
+    url: str
+
+    def public(self) -> dict[str, Any]:
+        """What a job result says of it: its name, size, checksum and download URL."""
+        return {
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+            "download": artifact_download_path(self.job_id, self.name),
+        }
 
 
 class Deferred(dict[str, Any]):

@@ -34,6 +34,7 @@ from domain.dataops.spec import ROW_ID, EtlSteps, dataset_refs, validate_against
 from domain.dataops.stream import ChunkChecks, whole_input_reason
 from domain.dataops.transform import KeyHashes, TransformError, apply_transforms
 from tasks.base import TRANSIENT, Deferred, JobContext, error_dict, finish_deferred, job_task
+from tasks.readers import Chunk, csv_chunks, parquet_chunks, read_chunks, read_table
 
 logger = logging.getLogger("triops.tasks")
 
@@ -51,24 +52,17 @@ def profile(ctx: JobContext, params: ProfileParams) -> dict[str, Any]:
     assert params.file_id is not None
     record = ctx.file_record(params.file_id)
     with ctx.local_file(params.file_id) as path:
-        try:
-            frame = pd.read_csv(
-                path, nrows=params.sample_rows, encoding_errors="replace", on_bad_lines="error"
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
-            raise InvalidInput(f"file {record.name!r} is not a readable CSV: {exc}") from exc
-    result = profile_frame(frame)
+        table = read_table(path, record.name, max_rows=params.sample_rows)
+    result = profile_frame(table.frame)
     result["file"] = {"id": record.id, "name": record.name, "sha256": record.sha256}
+    result["broken_lines"] = table.report()
     return result
 
 
 # --- reading sources ------------------------------------------------------------------
 #
 # A source is read as chunks of at most `TRIOPS_ETL_CHUNK_ROWS` rows: (rows as read, the
-# lines that could not be parsed). There is always at least one chunk, so the columns are
-# known even for an empty input.
-
-Chunk = tuple[pd.DataFrame, list[dict[str, Any]]]
+# lines that could not be parsed); see tasks/readers.py.
 
 
 def _data_file(ctx: JobContext, relative: str) -> Path:
@@ -97,16 +91,24 @@ def open_source(
         yield _read_sql(ctx, source, parameters or {}, size), lineage
     elif source.dataset is not None:
         with ctx.open_dataset(source.dataset) as (handle, row):
-            yield _parquet_chunks(handle, size), {"dataset": source.dataset, "sha256": row.sha256}
+            yield parquet_chunks(handle, size), {"dataset": source.dataset, "sha256": row.sha256}
     elif source.file_id is not None:
         record = ctx.file_record(source.file_id)
         with ctx.local_file(source.file_id) as path:
             lineage = {"file_id": record.id, "name": record.name, "sha256": record.sha256}
-            yield _read(path, source, record.name, size), lineage
+            yield (
+                read_chunks(
+                    path, record.name, size, declared=source.format, delimiter=source.delimiter
+                ),
+                lineage,
+            )
     else:
         assert source.path is not None
         path = _data_file(ctx, source.path)
-        yield _read(path, source, path.name, size), {"path": source.path}
+        chunks = read_chunks(
+            path, path.name, size, declared=source.format, delimiter=source.delimiter
+        )
+        yield chunks, {"path": source.path}
 
 
 def read_dataset(ctx: JobContext, ref: str) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -155,81 +157,6 @@ def _read_sql(
         raise InvalidInput(f"query on {source.connection!r} failed: {exc}") from exc
     finally:
         engine.dispose()
-
-
-def _parquet_chunks(handle: Any, size: int) -> Iterator[Chunk]:
-    parquet = pq.ParquetFile(handle)
-    yielded = False
-    for batch in parquet.iter_batches(batch_size=size):
-        yield batch.to_pandas(), []
-        yielded = True
-    if not yielded:
-        yield parquet.schema_arrow.empty_table().to_pandas(), []
-
-
-def _read(path: Path, source: Source, name: str, size: int) -> Iterator[Chunk]:
-    kind = source.format_of(name)
-    try:
-        if kind == "parquet":
-            yield from _parquet_chunks(path, size)
-        elif kind == "jsonl":
-            yielded = False
-            with pd.read_json(path, lines=True, dtype=False, chunksize=size) as reader:
-                for frame in reader:
-                    yield frame, []
-                    yielded = True
-            if not yielded:
-                yield pd.DataFrame(), []
-        else:
-            yield from _read_csv(path, source.delimiter, size)
-    except (ValueError, OSError, pd.errors.EmptyDataError, pa.ArrowException) as exc:
-        raise InvalidInput(f"source {name!r} is not readable as {kind}: {exc}") from exc
-
-
-def _read_csv(path: Path, delimiter: str, size: int) -> Iterator[Chunk]:
-    """Every field as text (casts are the spec's business); broken lines are kept aside
-    with their line numbers, not dropped."""
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        try:
-            header = next(reader)
-        except StopIteration as exc:
-            raise InvalidInput("the source is empty") from exc
-        yield from _csv_chunks(reader, header, delimiter, size, lines_before=0)
-
-
-def _csv_chunks(
-    reader: Any, header: list[str], delimiter: str, size: int, *, lines_before: int
-) -> Iterator[Chunk]:
-    """Chunks of `size` rows from a csv reader positioned after the header;
-    `lines_before` is the file's line number where the reader started."""
-    rows: list[list[str]] = []
-    broken: list[dict[str, Any]] = []
-    yielded = False
-    for row in reader:
-        if not row:
-            continue
-        if len(row) != len(header):
-            broken.append(
-                {
-                    "_line_number": lines_before + reader.line_num,
-                    "_raw": delimiter.join(row),
-                    "_rule": "parse",
-                    "_reason": f"expected {len(header)} fields, found {len(row)}",
-                }
-            )
-            continue
-        rows.append(row)
-        if len(rows) == size:
-            yield _text_frame(rows, header), broken
-            rows, broken, yielded = [], [], True
-    if rows or broken or not yielded:
-        yield _text_frame(rows, header), broken
-
-
-def _text_frame(rows: list[list[str]], header: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=header, dtype=object)
-    return frame.where(frame != "", None)
 
 
 def _whole(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -491,7 +418,7 @@ def _verdict(ctx: JobContext, params: EtlParams, run: _Pass, quarantine: Path) -
     rows = run.totals()
     artifacts = []
     if rows["quarantined"]:
-        artifacts.append(ctx.save_artifact("quarantine.csv", quarantine, "text/csv"))
+        artifacts.append(ctx.save_artifact("quarantine.csv", quarantine, "text/csv").public())
     result: dict[str, Any] = {
         "rows": rows,
         "checks": _report(report),
@@ -576,9 +503,9 @@ def _save_dataset(
                 "rows": output.rows,
                 "columns": [{"name": c["name"], "dtype": c["dtype"]} for c in stats["profile"]],
                 "stats": stats,
-                "url": artifact["url"],
-                "sha256": artifact["sha256"],
-                "size": artifact["size"],
+                "url": artifact.url,
+                "sha256": artifact.sha256,
+                "size": artifact.size,
                 "job_id": ctx.job_id,
                 "inputs": inputs,
             },
@@ -734,7 +661,7 @@ def _run_part(
             )
             reader = csv.reader(text, delimiter=source.delimiter)
             size = settings.etl_chunk_rows
-            chunks = _csv_chunks(
+            chunks = csv_chunks(
                 reader, header, source.delimiter, size, lines_before=part["lines_before"]
             )
             for clean in run.chunks(chunks):
@@ -876,7 +803,7 @@ def _part_frames(
     """The parts' clean rows in file order, a chunk at a time; unique checks see them all."""
     for part in parts:
         with store.open(part["parquet"]) as handle:
-            for frame, _ in _parquet_chunks(handle, size):
+            for frame, _ in parquet_chunks(handle, size):
                 for index, hashes in checks.hashes.items():
                     checks.unique(index, hashes, frame)
                 yield frame.drop(columns=[ROW_ID])

@@ -37,6 +37,7 @@ from domain.mlops.evaluation import evaluate as evaluate_pipeline
 from domain.mlops.evaluation import gate, predict
 from domain.mlops.training import train as train_pipeline
 from tasks.base import JobContext, job_task
+from tasks.readers import Table, read_table
 
 
 def library_versions() -> dict[str, str]:
@@ -49,43 +50,65 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def read_frame(ctx: JobContext, file_id: str) -> pd.DataFrame:
+def read_frame(ctx: JobContext, file_id: str) -> Table:
+    """An uploaded table, read as every kind reads tables (broken lines set aside)."""
     record = ctx.file_record(file_id)
     with ctx.local_file(file_id) as path:
-        try:
-            return pd.read_csv(path, encoding_errors="replace")
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InvalidInput(f"file {record.name!r} is not a readable CSV: {exc}") from exc
+        return read_table(path, record.name)
 
 
-def _table(ctx: JobContext, params: DatasetInput) -> pd.DataFrame:
+def _table(ctx: JobContext, params: DatasetInput) -> Table:
+    """The table a job names: a DataOps dataset version or an uploaded file."""
     if params.dataset is not None:
-        return ctx.dataset_frame(params.dataset.split(":", 1)[1])[0]
+        return Table(ctx.dataset_frame(params.dataset.split(":", 1)[1])[0])
     assert params.file_id is not None
     return read_frame(ctx, params.file_id)
 
 
-def load_dataset(ctx: JobContext, params: DatasetInput, *, target: str | None = None) -> Dataset:
-    """Features and target of a bundled set, an uploaded CSV or a dataset version."""
+def _bundled(params: DatasetInput) -> str | None:
+    """The name of the scikit-learn set the params name, if they name one."""
+    if params.dataset is not None and params.dataset.startswith("sklearn:"):
+        return params.dataset.split(":", 1)[1]
+    return None
+
+
+def load_dataset(
+    ctx: JobContext, params: DatasetInput, *, target: str | None = None
+) -> tuple[Dataset, Table | None]:
+    """Features and target of a bundled set, an uploaded CSV or a dataset version, and
+    the table they came from (None for a bundled set)."""
     try:
-        if params.dataset is not None and params.dataset.startswith("sklearn:"):
-            return load_bundled(params.dataset.split(":", 1)[1])
+        if (name := _bundled(params)) is not None:
+            return load_bundled(name), None
         column = params.target or target
         if not column:
             raise InvalidInput("target is required to train or evaluate on this data")
-        return from_frame(_table(ctx, params), column, name=params.dataset_label)
+        table = _table(ctx, params)
+        return from_frame(table.frame, column, name=params.dataset_label), table
     except DatasetError as exc:
         raise InvalidInput(str(exc)) from exc
 
 
-def load_features(ctx: JobContext, params: DatasetInput) -> pd.DataFrame:
-    """Just the features: a bundled set's, or every column of a table but the target."""
-    if params.dataset is not None and params.dataset.startswith("sklearn:"):
-        return load_bundled(params.dataset.split(":", 1)[1]).features
-    frame = _table(ctx, params)
-    if params.target and params.target in frame.columns:
-        frame = frame.drop(columns=[params.target])
-    return frame
+def load_features(
+    ctx: JobContext, params: DatasetInput, *, target: str | None = None
+) -> tuple[pd.DataFrame, Table | None]:
+    """Just the features: a bundled set's, or every column of a table but the target
+    (`params.target`, else `target`), and the table they came from."""
+    if (name := _bundled(params)) is not None:
+        return load_bundled(name).features, None
+    table = _table(ctx, params)
+    column = params.target or target
+    frame = table.frame
+    if column and column in frame.columns:
+        frame = frame.drop(columns=[column])
+    return frame, table
+
+
+def with_broken_lines(result: dict[str, Any], table: Table | None) -> dict[str, Any]:
+    """The result, with the input's broken lines when it had any."""
+    if table is not None and table.broken:
+        result["broken_lines"] = table.report()
+    return result
 
 
 def schema_frame(features: pd.DataFrame, version: ModelVersion) -> pd.DataFrame:
@@ -114,7 +137,7 @@ def train(ctx: JobContext, params: TrainParams) -> dict[str, Any]:
         if done is not None:  # this job already registered its version
             return _train_result(done)
     ctx.progress(0.05, f"loading {params.dataset_label}", force=True)
-    data = load_dataset(ctx, params)
+    data, table = load_dataset(ctx, params)
     try:
         trained = train_pipeline(
             data,
@@ -153,15 +176,15 @@ def train(ctx: JobContext, params: TrainParams) -> dict[str, Any]:
                 "test_rows": trained.test_rows,
                 "library_versions": library_versions(),
                 "code_version": ctx.settings.code_version,
-                "artifact_url": artifact["url"],
-                "artifact_sha256": artifact["sha256"],
-                "artifact_size": artifact["size"],
+                "artifact_url": artifact.url,
+                "artifact_sha256": artifact.sha256,
+                "artifact_size": artifact.size,
                 "reference_profile": profile,
             },
         )
         result = _train_result(version)
     result["fit_seconds"] = trained.fit_seconds
-    return result
+    return with_broken_lines(result, table)
 
 
 def _train_result(version: ModelVersion) -> dict[str, Any]:
@@ -196,7 +219,7 @@ def evaluate(ctx: JobContext, params: EvaluateParams) -> dict[str, Any]:
                 live = registry.get_version(
                     session=session, name=params.model, version=aliases[params.compare_to]
                 )
-    data = load_dataset(ctx, params, target=candidate.target)
+    data, table = load_dataset(ctx, params, target=candidate.target)
     ctx.progress(0.3, f"scoring {params.model} v{candidate.version}", force=True)
     metrics = evaluate_pipeline(
         _model_of(ctx, candidate), _with_schema(data, candidate), task=_task(candidate)
@@ -248,6 +271,7 @@ def evaluate(ctx: JobContext, params: EvaluateParams) -> dict[str, Any]:
         "reasons": [] if verdict is None else verdict.reasons,
         "checks": [] if verdict is None else verdict.checks,
     }
+    with_broken_lines(result, table)
     if params.gate and verdict is not None and not verdict.passed:
         raise GateFailed(
             f"{params.model} v{candidate.version} failed its gate: " + "; ".join(verdict.reasons),
@@ -373,7 +397,8 @@ def _serving_version(
 def predict_batch(ctx: JobContext, params: PredictBatchParams) -> dict[str, Any]:
     """Predict every row of a dataset; write predictions.csv; record the version used."""
     version = _serving_version(ctx, params.model, params.version, params.alias)
-    features = schema_frame(load_features(ctx, params), version)
+    loaded, table = load_features(ctx, params, target=version.target)
+    features = schema_frame(loaded, version)
     ctx.progress(0.3, f"predicting {len(features)} rows with v{version.version}", force=True)
     predictions, probabilities = predict(_model_of(ctx, version), features)
     out = pd.DataFrame({"row": range(len(features)), "prediction": predictions})
@@ -381,12 +406,13 @@ def predict_batch(ctx: JobContext, params: PredictBatchParams) -> dict[str, Any]
         for label in probabilities[0] if probabilities else []:
             out[f"p_{label}"] = [p[label] for p in probabilities]
     artifact = ctx.save_artifact("predictions.csv", out.to_csv(index=False).encode(), "text/csv")
-    return {
+    result = {
         "model": params.model,
         "version": version.version,
         "rows": len(out),
-        "artifact": {k: artifact[k] for k in ("name", "size", "sha256")},
+        "artifact": artifact.public(),
     }
+    return with_broken_lines(result, table)
 
 
 @job_task("mlops.check_drift")
@@ -395,7 +421,8 @@ def check_drift(ctx: JobContext, params: CheckDriftParams) -> dict[str, Any]:
     version = _serving_version(ctx, params.model, params.version, params.alias)
     if not version.reference_profile:
         raise InvalidInput(f"{params.model} v{version.version} has no training-data profile")
-    features = load_features(ctx, params)
+    target = params.target or version.target
+    features, table = load_features(ctx, params, target=target)
     try:
         report = drift_report(
             version.reference_profile,
@@ -408,7 +435,9 @@ def check_drift(ctx: JobContext, params: CheckDriftParams) -> dict[str, Any]:
         raise InvalidInput(str(exc)) from exc
     retrain_job = None
     if report["drift"] and params.on_drift == "retrain":
-        retrain_job = _submit_retrain(ctx, params, version)
+        # The new data is the better training set whenever it holds the target.
+        new_data = target if table is not None and target in table.frame.columns else None
+        retrain_job = _submit_retrain(ctx, params, version, new_data_target=new_data)
     with ctx.session() as session:
         registry.record_drift(
             session=session,
@@ -423,7 +452,7 @@ def check_drift(ctx: JobContext, params: CheckDriftParams) -> dict[str, Any]:
                 "retrain_job_id": retrain_job,
             },
         )
-    return {
+    result = {
         "model": params.model,
         "version": version.version,
         "drift": bool(report["drift"]),
@@ -433,17 +462,26 @@ def check_drift(ctx: JobContext, params: CheckDriftParams) -> dict[str, Any]:
         "retrain_job_id": retrain_job,
         "features": report["features"],
     }
+    return with_broken_lines(result, table)
 
 
-def _submit_retrain(ctx: JobContext, params: CheckDriftParams, version: ModelVersion) -> str:
-    """A training job like the version's: on the new data if it has the target, else the old."""
+def _submit_retrain(
+    ctx: JobContext,
+    params: CheckDriftParams,
+    version: ModelVersion,
+    *,
+    new_data_target: str | None,
+) -> str:
+    """A training job like the version's: on the data just checked when it holds the
+    target (`new_data_target`), else on the version's own training data."""
     train_params: dict[str, Any] = {
         "model": params.model,
         "estimator": version.estimator,
         "params": version.params,
     }
-    if params.file_id and version.target:
-        train_params.update(file_id=params.file_id, target=version.target)
+    if new_data_target is not None:
+        source = {"file_id": params.file_id} if params.file_id else {"dataset": params.dataset}
+        train_params.update(source, target=new_data_target)
     elif version.dataset.startswith("file:"):
         train_params.update(file_id=version.dataset[5:], target=version.target)
     else:

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import yaml
@@ -14,21 +14,54 @@ import yaml
 from core.config import Settings, get_settings
 
 
+def _settings() -> Settings:
+    """This invocation's settings (read from the environment when the command started)."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root().obj if ctx is not None else None
+    return root if isinstance(root, Settings) else get_settings()
+
+
 def _client() -> Any:
     from workers.client import TriopsClient
 
-    settings = get_settings()
+    settings = _settings()
     return TriopsClient(settings.api_url, settings.admin_token())
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+    sys.exit(code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+class Cli(click.Group):
+    """The root group: an API error, an unreachable API or a bad setting is one
+    `error: ...` line on stderr and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import httpx
+
+        from workers.client import ApiError, unreachable_message
+
+        try:
+            return super().invoke(ctx)
+        except ApiError as exc:
+            _fail(exc.one_line(), 1)
+        except httpx.TransportError as exc:
+            settings = ctx.obj if isinstance(ctx.obj, Settings) else None
+            url = settings.api_url if settings else "the API"
+            _fail(unreachable_message(url, exc), 2)
+        except TimeoutError as exc:
+            _fail(str(exc), 1)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """triops: AIOps, MLOps and DataOps jobs on Celery + Redis."""
+    try:
+        ctx.obj = Settings.from_env(os.environ)
+    except ValueError as exc:
+        _fail(f"bad configuration: {exc}".splitlines()[0], 1)
 
 
 @main.command()
@@ -37,7 +70,7 @@ def up(demo: bool) -> None:
     """Run the whole stack in the foreground: migrations, Redis, API, workers, beat, Flower."""
     from workers.launcher import Stack
 
-    sys.exit(Stack(get_settings(), demo=demo).run())
+    sys.exit(Stack(_settings(), demo=demo).run())
 
 
 @main.command()
@@ -47,7 +80,7 @@ def api(host: str | None, port: int | None) -> None:
     """Run the HTTP API (uvicorn)."""
     import uvicorn
 
-    settings = get_settings()
+    settings = _settings()
     uvicorn.run(
         "api.main:create_app",
         factory=True,
@@ -67,7 +100,7 @@ def worker(pool: str, loglevel: str) -> None:
     from workers.app import app
     from workers.pools import pools
 
-    app.worker_main(pools(get_settings())[pool].worker_argv(loglevel=loglevel))
+    app.worker_main(pools(_settings())[pool].worker_argv(loglevel=loglevel))
 
 
 @main.command()
@@ -85,7 +118,7 @@ def flower() -> None:
     """Run Flower, the Celery monitor (basic auth from TRIOPS_FLOWER_BASIC_AUTH)."""
     from workers.app import app
 
-    settings = get_settings()
+    settings = _settings()
     argv = ["flower", f"--port={settings.flower_port}", f"--address={settings.flower_host}"]
     if settings.flower_basic_auth is not None:
         argv.append(f"--basic_auth={settings.flower_basic_auth.get_secret_value()}")
@@ -103,7 +136,7 @@ def redis() -> None:
 
     from workers import embedded_redis
 
-    settings = get_settings()
+    settings = _settings()
     process = embedded_redis.start(settings.home, settings.redis_socket)
     click.echo(f"redis on {settings.redis_socket}; Ctrl-C stops it")
     stopped = threading.Event()
@@ -128,7 +161,7 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: head)."""
     from core.migrate import upgrade
 
-    settings = get_settings()
+    settings = _settings()
     upgrade(settings, revision)
     click.echo(f"database at {revision}: {_redact(settings.database_url)}")
 
@@ -174,22 +207,20 @@ def submit(
     wait: bool,
 ) -> None:
     """Submit a job of KIND through the API."""
-    from workers.client import ApiError
-
     values: dict[str, Any] = {}
     if params_file:
-        loaded = json.loads(Path(params_file).read_text())
+        try:
+            loaded = json.loads(Path(params_file).read_text())
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--params-file") from exc
         if not isinstance(loaded, dict):
-            raise click.BadParameter("the params file must hold a JSON object")
+            raise click.BadParameter("must hold a JSON object", param_hint="--params-file")
         values.update(loaded)
     values.update(dict(parse_param(p) for p in params))
     with _client() as client:
-        try:
-            if upload:
-                values["file_id"] = client.upload(Path(upload))["id"]
-            job = client.submit(kind, values, idempotency_key=idempotency_key)
-        except ApiError as exc:
-            _fail(json.dumps(exc.body, indent=2) if isinstance(exc.body, dict) else str(exc))
+        if upload:
+            values["file_id"] = client.upload(Path(upload))["id"]
+        job = client.submit(kind, values, idempotency_key=idempotency_key)
         click.echo(job["id"])
         if wait:
             _wait_and_show(client, job["id"])
@@ -224,16 +255,11 @@ def _wait_and_show(client: Any, job_id: str) -> None:
 @click.option("--wait", is_flag=True, help="Show a progress bar until the job is finished.")
 def status(job_id: str, wait: bool) -> None:
     """Show a job (and wait for it with --wait)."""
-    from workers.client import ApiError
-
     with _client() as client:
-        try:
-            if wait:
-                _wait_and_show(client, job_id)
-            else:
-                click.echo(json.dumps(client.job(job_id), indent=2))
-        except ApiError as exc:
-            _fail(str(exc))
+        if wait:
+            _wait_and_show(client, job_id)
+        else:
+            click.echo(json.dumps(client.job(job_id), indent=2))
 
 
 @main.command()
@@ -309,11 +335,7 @@ def etl() -> None:
 @click.option("--wait", is_flag=True, help="Wait for the run(s) and print the results.")
 def etl_run(spec: str, params: tuple[str, ...], span: str | None, wait: bool) -> None:
     """Run an ETL SPEC (YAML or JSON: source, transforms, checks, target)."""
-    from workers.client import ApiError
-
-    loaded = yaml.safe_load(Path(spec).read_text())
-    if not isinstance(loaded, dict):
-        raise click.BadParameter("the spec must be a mapping with source, target, ...")
+    loaded = _load_mapping(spec, "the spec")
     fixed = {k: str(v) for k, v in (parse_param(p) for p in params)}
     runs = [fixed]
     if span:
@@ -327,15 +349,12 @@ def etl_run(spec: str, params: tuple[str, ...], span: str | None, wait: bool) ->
         for run in runs
     ]
     with _client() as client:
-        try:
-            if len(steps) == 1:
-                ids = [client.submit("dataops.etl", steps[0]["params"])["id"]]
-            else:
-                body = client.create_pipeline(steps, name=f"backfill {spec}")
-                ids = [step["id"] for step in body["steps"]]
-                click.echo(f"pipeline {body['id']}")
-        except ApiError as exc:
-            _fail(json.dumps(exc.body, indent=2) if isinstance(exc.body, dict) else str(exc))
+        if len(steps) == 1:
+            ids = [client.submit("dataops.etl", steps[0]["params"])["id"]]
+        else:
+            body = client.create_pipeline(steps, name=f"backfill {spec}")
+            ids = [step["id"] for step in body["steps"]]
+            click.echo(f"pipeline {body['id']}")
         for job_id in ids:
             click.echo(job_id)
         if wait:
@@ -412,12 +431,7 @@ def schedules_add(
     paused: bool,
 ) -> None:
     """Add schedule NAME running a job of --kind --every N seconds or on a --cron."""
-    values: dict[str, Any] = {}
-    if params_file:
-        loaded = yaml.safe_load(Path(params_file).read_text())
-        if not isinstance(loaded, dict):
-            raise click.BadParameter("the params file must hold an object")
-        values.update(loaded)
+    values: dict[str, Any] = _load_mapping(params_file, "the params file") if params_file else {}
     values.update(dict(parse_param(p) for p in params))
     body = {
         "name": name,
@@ -435,13 +449,19 @@ def schedules_add(
 
 
 def _schedule_call(call: Any) -> Any:
-    from workers.client import ApiError
-
     with _client() as client:
-        try:
-            return call(client)
-        except ApiError as exc:
-            _fail(json.dumps(exc.body, indent=2) if isinstance(exc.body, dict) else str(exc))
+        return call(client)
+
+
+def _load_mapping(path: str, what: str) -> dict[str, Any]:
+    """A YAML or JSON file holding one mapping; anything else is a usage error."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        raise click.BadParameter(f"{what} is not YAML or JSON: {exc}".splitlines()[0]) from exc
+    if not isinstance(loaded, dict):
+        raise click.BadParameter(f"{what} must hold a mapping (key: value)")
+    return loaded
 
 
 @schedules.command("pause")
@@ -488,27 +508,37 @@ def schedules_runs(ref: str, limit: int) -> None:
 @main.command("env")
 def env_command() -> None:
     """Print the exports for a second shell: eval "$(triops env)" sets TOKEN and API."""
-    for line in get_settings().export_lines():
+    for line in _settings().export_lines():
         click.echo(line)
 
 
 @main.command()
-@click.option("--check", is_flag=True, help="Exit 0 only when the stack is healthy.")
+@click.option("--check", is_flag=True, help="One line; exit 0 healthy, 1 degraded, 2 unreachable.")
 def health(check: bool) -> None:
     """Show broker, database and workers per pool."""
-    from workers.client import TriopsClient
+    import httpx
 
-    settings: Settings = get_settings()
+    from workers.client import TriopsClient, unreachable_message
+
+    settings = _settings()
     try:
         with TriopsClient(settings.api_url, "-") as client:
             body = client.health()
-    except Exception as exc:
+    except (httpx.TransportError, ValueError) as exc:
         if check:
+            click.echo(f"unreachable: {settings.api_url} ({type(exc).__name__})")
             sys.exit(2)
-        _fail(f"API not reachable at {settings.api_url}: {exc}")
+        _fail(unreachable_message(settings.api_url, exc), 2)
+    if check:
+        status = body.get("status", "unknown")
+        idle = [pool for pool, workers in (body.get("workers") or {}).items() if not workers]
+        line = status if not idle else f"{status}: no worker in pool {', '.join(idle)}"
+        down = [name for name in ("database", "broker") if not (body.get(name) or {}).get("ok")]
+        if down:
+            line += f" ({' and '.join(down)} unavailable)"
+        click.echo(line)
+        sys.exit(0 if status == "ok" else 1)
     click.echo(json.dumps(body, indent=2))
-    if check and body.get("status") != "ok":
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,60 @@ import httpx
 FINISHED = {"succeeded", "failed", "cancelled"}
 
 
+MAX_DETAILS = 5
+"""How many field problems of a 422 the one-line form names."""
+
+
 class ApiError(RuntimeError):
+    """An answer of 400 or more from the API, with its JSON error body."""
+
     def __init__(self, status_code: int, body: Any) -> None:
         self.status_code = status_code
         self.body = body
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
-        super().__init__(f"HTTP {status_code}: {message or body}")
+        error = body.get("error") if isinstance(body, dict) else None
+        self.message = (
+            str(error.get("message")) if isinstance(error, dict) else str(body)[:300] or "no body"
+        )
+        self.details = error.get("details") if isinstance(error, dict) else None
+        super().__init__(f"HTTP {status_code}: {self.message}")
+
+    def one_line(self) -> str:
+        """The error as one line: status, message, and the fields a 422 names."""
+        line = f"HTTP {self.status_code}: {self.message}"
+        problems = _field_problems(self.details)
+        if problems:
+            shown = "; ".join(problems[:MAX_DETAILS])
+            more = len(problems) - MAX_DETAILS
+            line += f" ({shown}{f'; {more} more' if more > 0 else ''})"
+        if self.status_code == 401:
+            line += " — set TRIOPS_API_TOKEN, or run where $TRIOPS_HOME/api-token is"
+        return " ".join(line.split())
+
+
+def _field_problems(details: Any) -> list[str]:
+    """`loc: msg` for each problem of a validation error's details (lists of them, or
+    per-index lists of a batch)."""
+    if not isinstance(details, list):
+        return []
+    problems = []
+    for item in details:
+        if not isinstance(item, dict):
+            continue
+        if "msg" in item:
+            where = ".".join(str(p) for p in item.get("loc", []) if p not in ("body",))
+            problems.append(f"{where}: {item['msg']}" if where else str(item["msg"]))
+        elif "index" in item and "message" in item:
+            problems.append(f"[{item['index']}] {item['message']}")
+    return problems
+
+
+def unreachable_message(url: str, exc: BaseException) -> str:
+    """Why the API could not be reached, which URL was tried, and how to change it."""
+    reason = "connection refused" if isinstance(exc, httpx.ConnectError) else type(exc).__name__
+    return (
+        f"cannot reach the triops API at {url} ({reason}): is the stack running "
+        "(`triops up`)? Point the CLI elsewhere with TRIOPS_API_URL or TRIOPS_API_PORT."
+    )
 
 
 class TriopsClient:

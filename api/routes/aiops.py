@@ -102,7 +102,7 @@ class Note(BaseModel):
 class TemplateOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    template_id: int
+    id: str = Field(description="The template's id, as in job results: E1, E2, ...")
     template: str
     count: int
 

@@ -21,7 +21,30 @@ from pydantic import (
     model_validator,
 )
 
+from core.errors import InvalidInput
 from core.params.common import FileId, Params
+
+TableFormat = Literal["csv", "jsonl", "parquet"]
+
+NOT_TABLES = {"log": "a log", "gz": "a compressed file", "zip": "a compressed file"}
+"""File name suffixes that are never a table, and what they are instead."""
+
+
+def table_format(name: str, declared: TableFormat | None = None) -> TableFormat:
+    """A file's table format: `declared` when given, else from its name (CSV by default).
+
+    Raises InvalidInput for a name that is never a table (`app.log`), naming what to give.
+    """
+    if declared is not None:
+        return declared
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix in NOT_TABLES:
+        hint = " (logs are read by aiops.parse_logs)" if suffix == "log" else ""
+        raise InvalidInput(
+            f"file {name!r} is {NOT_TABLES[suffix]}, not a table: give a CSV, JSON Lines "
+            f"(.jsonl) or Parquet file{hint}"
+        )
+    return "parquet" if suffix == "parquet" else "jsonl" if suffix in ("jsonl", "json") else "csv"
 
 
 class ProfileParams(Params):
@@ -97,14 +120,9 @@ class Source(BaseModel):
             raise ValueError("connection and query go together")
         return self
 
-    def format_of(self, name: str) -> Literal["csv", "jsonl", "parquet"]:
+    def format_of(self, name: str) -> TableFormat:
         """The file's format: `format` when given, else from the name (CSV by default)."""
-        if self.format is not None:
-            return self.format
-        suffix = name.rsplit(".", 1)[-1].lower()
-        return (
-            "parquet" if suffix == "parquet" else "jsonl" if suffix in ("jsonl", "json") else "csv"
-        )
+        return table_format(name, self.format)
 
 
 class Target(BaseModel):

@@ -36,7 +36,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.aiops.incidents import max_severity, normalise_severity, severity_rank
+from domain.aiops.incidents import (
+    SEVERITY_ALIASES,
+    SEVERITY_RANK,
+    max_severity,
+    severity_rank,
+)
 
 __all__ = [
     "DEFAULT_GROUP_BY",
@@ -259,6 +264,53 @@ def compute_fingerprint(labels: Mapping[str, str], *, source: str = "", service:
     return hashlib.sha256(basis.encode("utf-8")).hexdigest()[:16]
 
 
+def parse_severity(value: object, where: str) -> str:
+    """The canonical severity of an alert's `severity` (field or label).
+
+    Parameters
+    ----------
+    value:
+        As the source wrote it: a canonical name (``critical``, ``error``, ``warning``,
+        ``info``) or a documented synonym (``crit``, ``high``, ``warn``, ``P2``...), any
+        case. Missing or empty means ``info``.
+    where:
+        Where the value was found, for the error message (``alert``, ``alerts[3]``).
+
+    Returns
+    -------
+    str
+        One of ``critical``, ``error``, ``warning``, ``info``.
+
+    Raises
+    ------
+    AlertParseError
+        For a value that is neither, listing what is accepted.
+    """
+    if value is None or str(value).strip() == "":
+        return "info"
+    canonical = SEVERITY_ALIASES.get(str(value).strip().lower())
+    if canonical is None:
+        synonyms = sorted(set(SEVERITY_ALIASES) - set(SEVERITY_RANK))
+        raise AlertParseError(
+            f"{where}: unknown severity {value!r}; accepted: {', '.join(SEVERITY_RANK)} "
+            f"(or a synonym: {', '.join(synonyms)})"
+        )
+    return canonical
+
+
+def _message_of(
+    message: object, annotations: Mapping[str, str], labels: Mapping[str, str], severity: str
+) -> str:
+    """An alert's one-line text: never empty, so an incident title never ends in ': '."""
+    text = (
+        str(message or "")
+        or annotations.get("summary")
+        or annotations.get("description")
+        or labels.get("alertname")
+    )
+    return text.strip() if text and text.strip() else f"{severity} alert"
+
+
 def parse_alert(
     data: Mapping[str, Any],
     *,
@@ -303,20 +355,14 @@ def parse_alert(
     annotations = _str_map(data.get("annotations"), "annotations")
     source = str(data.get("source") or default_source)
     service = str(data.get("service") or _service_from(labels))
-    severity = normalise_severity(str(data.get("severity") or labels.get("severity") or ""))
+    severity = parse_severity(data.get("severity") or labels.get("severity"), "alert")
     received = _parse_time(received_at, "received_at") if received_at is not None else None
     starts_at = _parse_time(data.get("starts_at"), "starts_at") or received
     if starts_at is None:
         raise AlertParseError("alert: starts_at is required")
     ends_at = _parse_time(data.get("ends_at"), "ends_at")
     status = _status(data.get("status"), ends_at, "alert")
-    message = str(
-        data.get("message")
-        or annotations.get("summary")
-        or annotations.get("description")
-        or labels.get("alertname")
-        or ""
-    )
+    message = _message_of(data.get("message"), annotations, labels, severity)
     fingerprint = str(
         data.get("fingerprint") or compute_fingerprint(labels, source=source, service=service)
     )
@@ -389,8 +435,8 @@ def parse_alertmanager(
             raise AlertParseError(f"{where}: startsAt is required")
         ends_at = _parse_time(raw.get("endsAt"), f"{where}.endsAt")
         service = _service_from(labels)
-        alertname = labels.get("alertname", "")
-        message = annotations.get("summary") or annotations.get("description") or alertname
+        severity = parse_severity(labels.get("severity"), f"{where}.labels.severity")
+        message = _message_of(None, annotations, labels, severity)
         fingerprint = str(raw.get("fingerprint") or "") or compute_fingerprint(
             labels, source="alertmanager", service=service
         )
@@ -399,7 +445,7 @@ def parse_alertmanager(
             Alert(
                 source="alertmanager",
                 service=service,
-                severity=normalise_severity(labels.get("severity")),
+                severity=severity,
                 labels=labels,
                 starts_at=starts_at,
                 message=message,

@@ -21,6 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 
 __all__ = [
+    "SEVERITY_ALIASES",
     "SEVERITY_RANK",
     "AutoResolve",
     "Escalation",
@@ -57,10 +58,11 @@ class InvalidTransitionError(ValueError):
     """The action is not allowed from the incident's current state."""
 
 
-# Canonical severities, most severe first. ``high`` is an alias of ``error``.
+# Canonical severities, most severe first; the synonyms below are the documented ones
+# (an alert with any other severity is refused). ``high`` is a synonym of ``error``.
 SEVERITY_RANK: dict[str, int] = {"critical": 4, "error": 3, "warning": 2, "info": 1}
 
-_SEVERITY_ALIASES: dict[str, str] = {
+SEVERITY_ALIASES: dict[str, str] = {
     "critical": "critical",
     "crit": "critical",
     "fatal": "critical",
@@ -104,7 +106,7 @@ def normalise_severity(value: str | None) -> str:
     """
     if not value:
         return "info"
-    return _SEVERITY_ALIASES.get(value.strip().lower(), "info")
+    return SEVERITY_ALIASES.get(value.strip().lower(), "info")
 
 
 def severity_rank(value: str | None) -> int:

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from core import incidents as repo
 from core.config import Settings
 from core.db import session_scope
-from core.models import utcnow
+from core.models import AlertRecord, utcnow
 from domain.aiops.alerts import join_open_incidents
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -84,6 +85,34 @@ def test_a_payload_that_is_not_an_alert_is_422(client: TestClient) -> None:
     response = client.post("/api/v1/alerts", json={"hello": "world"})
     assert response.status_code == 422
     assert client.post("/api/v1/alerts", json=[{"starts_at": "yesterday"}]).status_code == 422
+
+
+def test_an_unknown_severity_is_422_listing_the_accepted_values_and_stores_nothing(
+    client: TestClient, settings: Settings
+) -> None:
+    own = client.post("/api/v1/alerts", json={"service": "x", "severity": "urgent"})
+    assert own.status_code == 422, own.text
+    message = own.json()["error"]["message"]
+    assert "unknown severity 'urgent'" in message
+    assert "critical, error, warning, info" in message and "high" in message
+    manager = client.post(
+        "/api/v1/alerts",
+        json=alertmanager_payload(am_alert("x", "Boom", NOW, severity="urgent")),
+    )
+    assert manager.status_code == 422
+    assert "alerts[0].labels.severity" in manager.json()["error"]["message"]
+    with session_scope(settings) as session:
+        assert session.scalar(select(func.count()).select_from(AlertRecord)) == 0
+
+
+def test_an_alert_without_a_message_still_makes_a_readable_incident_title(
+    client: TestClient, settings: Settings
+) -> None:
+    accepted = client.post("/api/v1/alerts", json={"service": "x", "severity": "crit"})
+    assert accepted.status_code == 202, accepted.text
+    [incident_id] = correlate_now(settings)
+    detail = client.get(f"/api/v1/incidents/{incident_id}").json()
+    assert detail["title"] == "x: critical alert" and detail["severity"] == "critical"
 
 
 def test_correlated_alerts_become_an_incident_that_can_be_acked_noted_and_resolved(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +75,10 @@ def test_successive_jobs_on_a_stream_extend_one_template_set(
     assert listed["line_count"] == 2000
     assert sum(t["count"] for t in listed["templates"]) == 2000
     assert listed["template_count"] == len(listed["templates"])
+    # One id form everywhere: the stream's listing uses the job results' ids ("E2").
+    listed_ids = {t["id"]: t["template"] for t in listed["templates"]}
+    assert set(first_ids) | set(second_ids) == set(listed_ids)
+    assert all(listed_ids[i] == t for i, t in second_ids.items())
 
 
 def test_log_anomalies_are_found_in_bgl_windows_with_the_templates_that_drove_them(
@@ -119,6 +124,14 @@ def test_metric_anomalies_of_a_nab_series_are_found_with_a_chart(
             timeout_s=90,
         )
         chart = client.http.get(f"/jobs/{done['id']}/artifacts/anomalies.png")
+        listed = client.http.get(f"/jobs/{done['id']}/artifacts").json()
+        # Records name the API's download URL, never where the server keeps the file.
+        download = done["result"]["chart"]["download"]
+        assert download == f"/api/v1/jobs/{done['id']}/artifacts/anomalies.png"
+        assert client.http.get(download.removeprefix("/api/v1")).content == chart.content
+    assert [a["download"] for a in listed] == [download]
+    assert str(stack.settings.home) not in json.dumps(done) + json.dumps(listed)
+    assert "url" not in done["result"]["chart"]
     assert done["status"] == "succeeded", done["error"]
     result = done["result"]
     assert 4000 < result["points"] <= 4032  # duplicate timestamps are merged

@@ -139,6 +139,12 @@ def test_the_model_lifecycle_through_the_api(stack: Stack, tmp_path: Path) -> No
         assert drifted["drift"] is True and "mean radius" in drifted["drifted_features"]
         retrain = client.wait(drifted["retrain_job_id"], timeout_s=120)
         assert retrain["status"] == "succeeded" and retrain["result"]["version"] == 3
+        # It trained on the file just checked (it holds the target), not on v2's data.
+        assert retrain["params"]["file_id"] == uploaded["id"]
+        assert retrain["params"]["target"] == "target"
+        assert retrain["result"]["data_fingerprint"] != v2["data_fingerprint"]
+        v3_rows = retrain["result"]["train_rows"] + retrain["result"]["test_rows"]
+        assert v3_rows == len(shifted)
 
         back = run(client, "mlops.rollback", {"model": MODEL, "reason": "v2 misbehaves"})
         assert (back["from_version"], back["to_version"]) == (2, 1)
@@ -268,3 +274,43 @@ def test_training_on_an_uploaded_csv_with_categories_and_gaps(stack: Stack, tmp_
         )
     assert result["task"] == "classification" and result["features"] == 2
     assert missing["status"] == "failed" and "cancelled" in missing["error"]["message"]
+
+
+def test_a_ragged_line_is_reported_by_training_and_profiling_not_a_pandas_error(
+    stack: Stack, tmp_path: Path
+) -> None:
+    lines = ["plan,seats,churned"] + [f"{p},{s},{c}" for p, s, c in [("basic", 1, 1)] * 60]
+    lines += ["pro,5,0"] * 60
+    lines.insert(11, "team,12,1,surplus")  # line 12 of the file has one field too many
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with stack.client() as client:
+        uploaded = client.upload(path)
+        trained = run(
+            client,
+            "mlops.train",
+            {"file_id": uploaded["id"], "target": "churned", "model": "ragged-it"},
+        )
+        profiled = client.wait(
+            client.submit("dataops.profile", {"file_id": uploaded["id"]})["id"], timeout_s=60
+        )
+    expected = {"count": 1, "lines": [{"line": 12, "reason": "expected 3 fields, found 4"}]}
+    assert trained["broken_lines"] == expected
+    assert trained["train_rows"] + trained["test_rows"] == 120
+    assert profiled["status"] == "succeeded", profiled["error"]
+    assert profiled["result"]["broken_lines"] == expected
+    assert profiled["result"]["rows"] == 120
+
+
+def test_a_log_file_is_refused_where_a_table_is_expected(stack: Stack) -> None:
+    log = Path(__file__).resolve().parents[2] / "bench" / "data" / "loghub" / "HDFS" / "HDFS_2k.log"
+    with stack.client() as client:
+        uploaded = client.upload(log)
+        for kind, params in [
+            ("dataops.profile", {"file_id": uploaded["id"]}),
+            ("mlops.train", {"file_id": uploaded["id"], "target": "x", "model": "log-it"}),
+        ]:
+            response = client.http.post("/jobs", json={"kind": kind, "params": params})
+            assert response.status_code == 422, response.text
+            message = response.json()["error"]["message"]
+            assert "is a log, not a table" in message and "aiops.parse_logs" in message
