@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from core.errors import TriopsError, Unauthorized
+from core.validation import problems
 
 logger = logging.getLogger("triops.api")
 
@@ -42,14 +45,47 @@ async def triops_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-        for err in exc.errors()
-    ]
-    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors)
-    body = error_body("InvalidInput", f"invalid request: {fields}", errors)
-    body["detail"] = errors
-    return JSONResponse(body, status_code=422)
+    errors = list(exc.errors())
+    content_type = request.headers.get("content-type", "")
+    in_body = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
+    if in_body and not _json_or_form(content_type):
+        shown = content_type.split(";")[0].strip() or "none"
+        return JSONResponse(
+            error_body(
+                "UnsupportedMediaType",
+                f"the body must be JSON sent with Content-Type: application/json "
+                f"(the request said {shown!r})",
+            ),
+            status_code=415,
+        )
+    malformed = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if malformed is not None:
+        message = _json_position(malformed, exc.body)
+        return JSONResponse(error_body("InvalidInput", message), status_code=422)
+    found = problems(errors)
+    first = found[0] if found else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    message = f"invalid request: {where}: {first['msg']}{more}"
+    return JSONResponse(error_body("InvalidInput", message, found), status_code=422)
+
+
+def _json_or_form(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media.endswith("json") or media == "multipart/form-data"
+
+
+def _json_position(error: Mapping[str, Any], body: object) -> str:
+    """Where a JSON body stops parsing, as line and column (both from 1)."""
+    loc = tuple(error.get("loc", ()))
+    reason = str((error.get("ctx") or {}).get("error", "cannot be parsed"))
+    doc = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if len(loc) < 2 or not isinstance(loc[1], int) or not isinstance(doc, str):
+        return f"malformed JSON: {reason}"
+    position = loc[1]
+    line = doc.count("\n", 0, position) + 1
+    column = position - (doc.rfind("\n", 0, position) + 1) + 1
+    return f"malformed JSON at line {line}, column {column}: {reason}"
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:

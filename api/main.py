@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api.deps import require_token
 from api.errors import EXCEPTION_HANDLERS
+from api.openapi import build_openapi
 from api.routes import aiops, dataops, files, health, jobs, kinds, mlops, schedules
 from core.broker import create_celery
 from core.config import Settings, get_settings
@@ -20,13 +22,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     protected = APIRouter(dependencies=[Depends(require_token)])
     for module in (kinds, files, jobs, aiops, mlops, dataops, schedules):
         protected.include_router(module.router)
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc served from the package: no CDN
         title="triops",
         version="0.1.0",
         description="Jobs for AIOps, MLOps and DataOps on Celery + Redis. "
         "Every call but /api/v1/health needs `Authorization: Bearer <token>`.",
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
     )
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(protected, prefix=API_PREFIX)
     app.state.settings = settings

@@ -7,6 +7,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.models import JobStatus
+
+
+class ErrorInfo(BaseModel):
+    type: str = Field(description="InvalidInput, NotFound, Conflict, Unauthorized, ...")
+    message: str = Field(description="What was wrong, in words.")
+    details: Any = Field(
+        default=None,
+        description="Per-field problems of a 422 ({loc, msg, type}), or context of the error.",
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API has this shape."""
+
+    error: ErrorInfo
+    detail: str = Field(description="The message again, where clients look first.")
+
 
 class JobSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -33,7 +51,7 @@ class JobOut(BaseModel):
     id: str
     kind: str
     queue: str
-    status: str
+    status: JobStatus
     params: dict[str, Any]
     result: dict[str, Any] | None
     error: dict[str, Any] | None

@@ -6,7 +6,8 @@ workers derive their queue routing and time limits from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -31,6 +32,7 @@ from core.params.mlops import (
     TrainParams,
 )
 from core.params.system import EchoParams, HousekeepingParams, RetentionParams
+from core.validation import problems
 
 POOL_QUEUES = ("aiops", "mlops", "dataops")
 """One worker pool per queue."""
@@ -51,6 +53,8 @@ class JobKind:
     max_attempts: int = 3
     file_is_table: bool = False
     """The params' `file_id` names a table (CSV, JSON Lines, Parquet): a log is refused."""
+    example: dict[str, Any] = field(default_factory=dict)
+    """Params that are valid for this kind, shown in the OpenAPI document."""
 
     @property
     def soft_time_limit_s(self) -> float:
@@ -62,16 +66,14 @@ class JobKind:
         try:
             model = self.params_model.model_validate(params)
         except ValidationError as exc:
+            found = problems(
+                exc.errors(include_url=False), model=self.params_model, prefix=["params"]
+            )
+            first = found[0]
+            where = ".".join(str(part) for part in first["loc"])
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
             raise InvalidInput(
-                f"invalid params for {self.name}",
-                details=[
-                    {
-                        "loc": ["params", *err["loc"]],
-                        "msg": err["msg"],
-                        "type": err["type"],
-                    }
-                    for err in exc.errors(include_url=False, include_context=False)
-                ],
+                f"invalid params for {self.name}: {where}: {first['msg']}{more}", details=found
             ) from exc
         return model.model_dump(mode="json")
 
@@ -92,6 +94,7 @@ _KINDS = (
         EchoParams,
         "Canary: returns its payload (optionally after a wait, or failing on purpose).",
         time_limit_s=900,
+        example={"payload": {"hello": "triops"}},
     ),
     JobKind(
         "system.housekeeping",
@@ -100,6 +103,7 @@ _KINDS = (
         "Re-sends or fails queued jobs whose broker message was lost; fails stale running jobs.",
         time_limit_s=300,
         max_attempts=1,
+        example={"lost_after_s": 300},
     ),
     JobKind(
         "system.retention",
@@ -108,6 +112,7 @@ _KINDS = (
         "Deletes artifacts of finished jobs older than the retention period.",
         time_limit_s=1800,
         max_attempts=1,
+        example={"older_than_days": 30},
     ),
     JobKind(
         "aiops.parse_logs",
@@ -116,6 +121,14 @@ _KINDS = (
         "Mines log templates (file or inline lines, optional stream); writes structured.csv "
         "and templates.csv.",
         time_limit_s=1800,
+        example={
+            "lines": [
+                "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for "
+                "block blk_38865049064139660 terminating"
+            ],
+            "log_format": "<Date> <Time> <Pid> <Level> <Component>: <Content>",
+            "stream": "hdfs",
+        },
     ),
     JobKind(
         "aiops.detect_log_anomalies",
@@ -123,6 +136,12 @@ _KINDS = (
         DetectLogAnomaliesParams,
         "Finds anomalous time windows or sessions of a log from its event-count vectors.",
         time_limit_s=1800,
+        example={
+            "file_id": "0b7c1c9e-3f6a-4c4e-9a55-3d2f4b8e1a20",
+            "log_format": "<Date> <Time> <Pid> <Level> <Component>: <Content>",
+            "group_by": "window",
+            "window_s": 300,
+        },
     ),
     JobKind(
         "aiops.detect_metric_anomalies",
@@ -131,6 +150,7 @@ _KINDS = (
         "Flags anomalous points and windows of a metric series (trend and seasonality aware); "
         "writes a PNG chart.",
         time_limit_s=900,
+        example={"file_id": "0b7c1c9e-3f6a-4c4e-9a55-3d2f4b8e1a20"},
     ),
     JobKind(
         "aiops.correlate_alerts",
@@ -139,6 +159,7 @@ _KINDS = (
         "Folds alerts not yet in an incident into open incidents or new ones, with a "
         "probable root cause and a timeline.",
         time_limit_s=600,
+        example={"window_s": 600, "group_by": ["service"]},
     ),
     JobKind(
         "aiops.auto_resolve_incidents",
@@ -147,6 +168,7 @@ _KINDS = (
         "Resolves incidents that have been quiet long enough.",
         time_limit_s=300,
         max_attempts=1,
+        example={"quiet_s": 1800},
     ),
     JobKind(
         "aiops.deliver_notifications",
@@ -155,6 +177,7 @@ _KINDS = (
         "Delivers pending incident webhooks (retried with backoff, at least once).",
         time_limit_s=300,
         max_attempts=1,
+        example={"limit": 100},
     ),
     JobKind(
         "aiops.forecast_capacity",
@@ -163,6 +186,11 @@ _KINDS = (
         "Forecasts a resource series with a prediction interval and the time until a "
         "threshold is crossed; writes a PNG chart.",
         time_limit_s=900,
+        example={
+            "file_id": "0b7c1c9e-3f6a-4c4e-9a55-3d2f4b8e1a20",
+            "threshold": 90,
+            "horizon_s": 604800,
+        },
     ),
     JobKind(
         "mlops.train",
@@ -172,6 +200,7 @@ _KINDS = (
         "registers a new model version with its metrics and checksummed artifact.",
         time_limit_s=3600,
         file_is_table=True,
+        example={"dataset": "sklearn:breast_cancer", "model": "cancer"},
     ),
     JobKind(
         "mlops.evaluate",
@@ -180,6 +209,12 @@ _KINDS = (
         "Scores a model version on a dataset; with thresholds, a passed/failed verdict.",
         time_limit_s=1800,
         file_is_table=True,
+        example={
+            "model": "cancer",
+            "version": 1,
+            "dataset": "sklearn:breast_cancer",
+            "thresholds": {"min": {"accuracy": 0.9}},
+        },
     ),
     JobKind(
         "mlops.deploy",
@@ -187,6 +222,7 @@ _KINDS = (
         DeployParams,
         "Points an alias (production by default) at a version whose evaluation passed.",
         time_limit_s=120,
+        example={"model": "cancer", "version": 1, "alias": "production"},
     ),
     JobKind(
         "mlops.rollback",
@@ -194,6 +230,7 @@ _KINDS = (
         RollbackParams,
         "Moves an alias back to the version it held before.",
         time_limit_s=120,
+        example={"model": "cancer", "alias": "production", "reason": "v2 misbehaves"},
     ),
     JobKind(
         "mlops.predict_batch",
@@ -202,6 +239,7 @@ _KINDS = (
         "Predicts a dataset with a model version; writes predictions.csv.",
         time_limit_s=3600,
         file_is_table=True,
+        example={"model": "cancer", "dataset": "sklearn:breast_cancer"},
     ),
     JobKind(
         "mlops.check_drift",
@@ -211,6 +249,7 @@ _KINDS = (
         "retrains on drift.",
         time_limit_s=1800,
         file_is_table=True,
+        example={"model": "cancer", "dataset": "sklearn:breast_cancer"},
     ),
     JobKind(
         "dataops.profile",
@@ -219,6 +258,7 @@ _KINDS = (
         "Profiles an uploaded CSV: rows, columns, dtypes, nulls, basic statistics.",
         time_limit_s=1800,
         file_is_table=True,
+        example={"file_id": "0b7c1c9e-3f6a-4c4e-9a55-3d2f4b8e1a20"},
     ),
     JobKind(
         "dataops.etl",
@@ -227,6 +267,12 @@ _KINDS = (
         "Extracts a file, transforms it, checks it, quarantines bad rows and loads the rest "
         "into a warehouse table and/or a dataset version.",
         time_limit_s=3600,
+        example={
+            "source": {"file_id": "0b7c1c9e-3f6a-4c4e-9a55-3d2f4b8e1a20"},
+            "transforms": [{"type": "strip", "columns": ["email"]}],
+            "checks": [{"type": "not_null", "columns": ["email"]}],
+            "target": {"table": "people", "mode": "upsert", "keys": ["id"]},
+        },
     ),
     JobKind(
         "dataops.validate",
@@ -234,6 +280,10 @@ _KINDS = (
         ValidateParams,
         "Runs an ETL spec's checks alone and returns the failure report.",
         time_limit_s=1800,
+        example={
+            "source": {"file_id": "0b7c1c9e-3f6a-4c4e-9a55-3d2f4b8e1a20"},
+            "checks": [{"type": "not_null", "columns": ["email"]}],
+        },
     ),
 )
 
@@ -244,8 +294,10 @@ def get_kind(name: str) -> JobKind:
     """The kind called `name`, or InvalidInput listing the known kinds."""
     kind = CATALOG.get(name)
     if kind is None:
+        close = difflib.get_close_matches(name, CATALOG, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise InvalidInput(
-            f"unknown job kind {name!r}",
+            f"unknown job kind {name!r}; {hint}known: {', '.join(sorted(CATALOG))}",
             details={"known_kinds": sorted(CATALOG)},
         )
     return kind

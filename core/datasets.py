@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,10 +17,24 @@ def list_datasets(*, session: Session) -> list[DatasetRecord]:
     return list(session.scalars(select(DatasetRecord).order_by(DatasetRecord.name)))
 
 
+KNOWN_SHOWN = 20
+"""How many dataset names a "not found" lists."""
+
+
 def get_dataset(*, session: Session, name: str) -> DatasetRecord:
     found = session.get(DatasetRecord, name)
     if found is None:
-        raise NotFound(f"dataset {name!r} not found")
+        known = list(
+            session.scalars(
+                select(DatasetRecord.name).order_by(DatasetRecord.name).limit(KNOWN_SHOWN + 1)
+            )
+        )
+        listed = ", ".join(known[:KNOWN_SHOWN]) + (", ..." if len(known) > KNOWN_SHOWN else "")
+        raise NotFound(
+            f"dataset {name!r} not found; known: "
+            + (listed or "none yet (an ETL with target.dataset makes one)"),
+            details={"known_datasets": known[:KNOWN_SHOWN]},
+        )
     return found
 
 
@@ -43,7 +57,13 @@ def get_version(*, session: Session, name: str, version: int) -> DatasetVersion:
     )
     if found is None:
         get_dataset(session=session, name=name)
-        raise NotFound(f"dataset {name!r} has no version {version}")
+        latest = session.scalar(
+            select(func.max(DatasetVersion.version)).where(DatasetVersion.dataset == name)
+        )
+        raise NotFound(
+            f"dataset {name!r} has no version {version}; its versions are 1 to {latest}",
+            details={"latest_version": latest},
+        )
     return found
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.catalog import JobKind
+from core.catalog import JobKind, get_kind
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import FINISHED, Artifact, Job, JobStatus, StoredFile, utcnow
 from core.pagination import fetch_page
@@ -116,6 +116,7 @@ def list_jobs(
     """Newest first, `limit` at a time; pass the returned cursor for the next page."""
     query = select(Job)
     if kind:
+        get_kind(kind)  # an unknown kind is a 422 listing the known ones, not an empty page
         query = query.where(Job.kind == kind)
     if status:
         if status not in {s.value for s in JobStatus}:

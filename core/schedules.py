@@ -23,11 +23,21 @@ from core.catalog import CATALOG, get_kind
 from core.errors import Conflict, InvalidInput, NotFound, TriopsError, Unavailable
 from core.models import Job, JobStatus, Schedule
 from core.submission import prepare, send
+from core.validation import human_pattern
 from domain.schedules import ScheduleError, Timing, check_timing, decide, describe, next_fire
 
 logger = logging.getLogger("triops.schedules")
 
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")]
+Name = Annotated[
+    str,
+    StringConstraints(
+        pattern=human_pattern(
+            r"^[a-z0-9][a-z0-9._-]{0,99}$",
+            "{input} is not a schedule name: lowercase letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit, up to 100",
+        )
+    ),
+]
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING)
 MAX_INTERVAL_S = 10 * 366 * 86400
 

@@ -659,7 +659,7 @@ def _run_part(
                 errors="replace",
                 newline="",
             )
-            reader = csv.reader(text, delimiter=source.delimiter)
+            reader = csv.reader(text, delimiter=source.delimiter, strict=True)
             size = settings.etl_chunk_rows
             chunks = csv_chunks(
                 reader, header, source.delimiter, size, lines_before=part["lines_before"]

@@ -46,6 +46,38 @@ def broken_line(line_number: int, raw: str, expected: int, found: int) -> dict[s
     }
 
 
+def _rows(
+    reader: Any, width: int, delimiter: str, lines_before: int
+) -> Iterator[list[str] | dict[str, Any]]:
+    """The rows of a csv reader (strict quoting) positioned after the header: each good
+    row as its fields, each broken one as its quarantine record. A line the csv module
+    cannot parse (a quote never closed, text after a closing quote) is broken too."""
+    while True:
+        start = lines_before + reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = str(exc)
+            if "unexpected end of data" in reason:
+                reason = f"a quoted field opened on line {start} is never closed"
+            yield {
+                "_line_number": start,
+                "_raw": "",
+                "_rule": "parse",
+                "_reason": f"not readable as CSV: {reason}",
+            }
+            continue
+        if not row:
+            continue
+        if len(row) != width:
+            line = lines_before + reader.line_num
+            yield broken_line(line, delimiter.join(row), width, len(row))
+            continue
+        yield row
+
+
 def _check_header(header: list[str], name: str, delimiter: str) -> None:
     """A one-column "table" whose header reads like prose is a file of text lines."""
     if len(header) == 1 and (len(header[0]) > 64 or len(header[0].split()) > 4):
@@ -64,12 +96,9 @@ def csv_chunks(
     rows: list[list[str]] = []
     broken: list[dict[str, Any]] = []
     yielded = False
-    for row in reader:
-        if not row:
-            continue
-        if len(row) != len(header):
-            line = lines_before + reader.line_num
-            broken.append(broken_line(line, delimiter.join(row), len(header), len(row)))
+    for row in _rows(reader, len(header), delimiter, lines_before):
+        if isinstance(row, dict):
+            broken.append(row)
             continue
         rows.append(row)
         if len(rows) == size:
@@ -88,11 +117,11 @@ def text_frame(rows: list[list[str]], header: list[str]) -> pd.DataFrame:
 def read_csv_chunks(path: Path, delimiter: str, size: int, *, name: str = "") -> Iterator[Chunk]:
     """A CSV file as chunks of text rows (casts are the spec's business)."""
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
         try:
             header = next(reader)
-        except StopIteration as exc:
-            raise InvalidInput(f"file {name or path.name!r} is empty") from exc
+        except (StopIteration, csv.Error) as exc:
+            raise InvalidInput(f"file {name or path.name!r} has no readable header") from exc
         _check_header(header, name or path.name, delimiter)
         yield from csv_chunks(reader, header, delimiter, size, lines_before=0)
 
@@ -173,27 +202,21 @@ def read_table(
     broken: list[dict[str, Any]] = []
     rows = 0
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
         try:
             header = next(reader)
         except (StopIteration, csv.Error) as exc:
-            raise InvalidInput(f"file {name!r} is empty") from exc
+            raise InvalidInput(f"file {name!r} has no readable header") from exc
         _check_header(header, name, delimiter)
         writer.writerow(header)
-        try:
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raw = delimiter.join(row)
-                    broken.append(broken_line(reader.line_num, raw, len(header), len(row)))
-                    continue
-                writer.writerow(row)
-                rows += 1
-                if max_rows is not None and rows >= max_rows:
-                    break
-        except csv.Error as exc:
-            raise InvalidInput(f"file {name!r} is not readable as CSV: {exc}") from exc
+        for row in _rows(reader, len(header), delimiter, 0):
+            if isinstance(row, dict):
+                broken.append(row)
+                continue
+            writer.writerow(row)
+            rows += 1
+            if max_rows is not None and rows >= max_rows:
+                break
     if rows == 0 and broken:
         first = broken[0]
         raise InvalidInput(

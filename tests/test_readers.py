@@ -63,7 +63,7 @@ def test_max_rows_reads_only_the_first_rows(tmp_path: Path) -> None:
             "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 2 for block\n",
             "does not look like a table",
         ),
-        ("empty.csv", "", "is empty"),
+        ("empty.csv", "", "no readable header"),
     ],
 )
 def test_a_file_that_is_not_a_table_is_a_clear_error(
@@ -79,3 +79,21 @@ def test_a_file_that_is_not_a_table_is_a_clear_error(
 def test_a_one_column_table_with_a_short_header_is_a_table(tmp_path: Path) -> None:
     table = read_table(write(tmp_path, "ids.csv", "host id\nweb-1\nweb-2\n"), "ids.csv")
     assert table.frame["host id"].tolist() == ["web-1", "web-2"]
+
+
+def test_a_quote_never_closed_is_one_broken_line_not_a_swallowed_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", 'a,b\n1,2\n3,"open\n4,5\n6,7\n')
+    table = read_table(path, "t.csv")
+    assert table.frame["a"].tolist() == [1]
+    [broken] = table.broken
+    assert broken["_line_number"] == 3
+    assert (
+        broken["_reason"] == "not readable as CSV: a quoted field opened on line 3 is never closed"
+    )
+
+
+def test_text_after_a_closing_quote_is_a_broken_line_and_reading_goes_on(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", 'a,b\n1,"x"y\n2,z\n')
+    table = read_table(path, "t.csv")
+    assert table.frame["a"].tolist() == [2]
+    assert [b["_line_number"] for b in table.broken] == [2]

@@ -74,8 +74,8 @@ def submit_batch(
 @router.get("/jobs", response_model=JobPage)
 def list_jobs(
     session: SessionDep,
-    kind: str | None = None,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    kind: Annotated[str | None, Query(description="A kind from GET /kinds.")] = None,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
     parent_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,

@@ -15,6 +15,7 @@ from core import jobs, registry, submission
 from core.errors import InvalidInput, NotFound
 from core.model_store import ModelCache
 from core.models import MLModel, ModelVersion, Pipeline
+from core.params.common import ALIAS_NAME
 from core.storage import BlobStore
 
 router = APIRouter(tags=["mlops"])
@@ -214,7 +215,7 @@ def predict(
     body: PredictIn,
     session: SessionDep,
     settings: SettingsDep,
-    alias: Annotated[str, Query(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")] = "production",
+    alias: Annotated[str, Query(pattern=ALIAS_NAME)] = "production",
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> PredictOut:
     """Predict with the version the alias points at now (or ?version=)."""

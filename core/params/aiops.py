@@ -11,11 +11,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.params.common import FileId, Params
+from core.params.common import NAME_RULE, FileId, Params
+from core.validation import human_pattern
 
 StreamName = Field(
     default=None,
-    pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$",
+    pattern=human_pattern(
+        r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$",
+        "{input} is not a stream name: " + NAME_RULE + ", up to 200",
+    ),
     description="A log stream: successive jobs on the same stream extend one template set.",
 )
 
@@ -35,7 +39,14 @@ def _check_regex(value: str, what: str) -> str:
 class Mask(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$", description="Placeholder name.")
+    name: str = Field(
+        pattern=human_pattern(
+            r"^[A-Za-z][A-Za-z0-9_]{0,39}$",
+            "{input} is not a placeholder name: letters, digits and '_', starting with a "
+            "letter, up to 40",
+        ),
+        description="Placeholder name.",
+    )
     regex: str = Field(max_length=2000)
 
     @field_validator("regex")

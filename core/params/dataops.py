@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from core.errors import InvalidInput
-from core.params.common import FileId, Params
+from core.params.common import DATASET_VERSION, FileId, Params
+from core.validation import human_pattern
 
 TableFormat = Literal["csv", "jsonl", "parquet"]
 
@@ -51,7 +52,7 @@ class ProfileParams(Params):
     file_id: FileId | None = Field(default=None, description="An uploaded CSV file.")
     dataset: str | None = Field(
         default=None,
-        pattern=r"^[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9}$",
+        pattern=DATASET_VERSION,
         description="Or a dataset version, NAME@VERSION.",
     )
     sample_rows: int | None = Field(
@@ -76,12 +77,16 @@ class Source(BaseModel):
     )
     dataset: str | None = Field(
         default=None,
-        pattern=r"^[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9}$",
+        pattern=DATASET_VERSION,
         description="A dataset version, NAME@VERSION.",
     )
     connection: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
+        pattern=human_pattern(
+            r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
+            "{input} is not a connection name: a name from TRIOPS_SQL_CONNECTIONS (letters, "
+            "digits, '_' and '-'), never a DSN",
+        ),
         description="A named SQL connection from TRIOPS_SQL_CONNECTIONS (never a DSN).",
     )
     query: str | None = Field(
@@ -130,14 +135,22 @@ class Target(BaseModel):
 
     table: str | None = Field(
         default=None,
-        pattern=r"^[a-z][a-z0-9_]{0,50}$",
+        pattern=human_pattern(
+            r"^[a-z][a-z0-9_]{0,50}$",
+            "{input} is not a table name: lowercase letters, digits and '_', starting with a "
+            "letter, up to 51",
+        ),
         description="Warehouse table (wh_<table> in the triops database).",
     )
     mode: Literal["append", "replace", "upsert"] = "replace"
     keys: list[str] = Field(default_factory=list, max_length=20)
     dataset: str | None = Field(
         default=None,
-        pattern=r"^[a-z][a-z0-9_.-]{0,99}$",
+        pattern=human_pattern(
+            r"^[a-z][a-z0-9_.-]{0,99}$",
+            "{input} is not a dataset name: lowercase letters, digits, '.', '_' and '-', "
+            "starting with a letter, up to 100",
+        ),
         description="Also write a dataset version (Parquet) under this name.",
     )
 
@@ -190,11 +203,23 @@ class EtlParams(ValidateParams):
         default=0.1, ge=0, le=1, description="Fail before loading above this share quarantined."
     )
     parameters: dict[
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")],
         Annotated[
             str,
             StringConstraints(
-                pattern=r"^(@today|@yesterday|[A-Za-z0-9_:+-]+(\.[A-Za-z0-9_:+-]+)*)$",
+                pattern=human_pattern(
+                    r"^[A-Za-z_][A-Za-z0-9_]{0,39}$",
+                    "{input} is not a parameter name: letters, digits and '_', up to 40",
+                )
+            ),
+        ],
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=human_pattern(
+                    r"^(@today|@yesterday|[A-Za-z0-9_:+-]+(\.[A-Za-z0-9_:+-]+)*)$",
+                    "{input} is not a parameter value: @today, @yesterday, or letters, "
+                    "digits and _:+- in dot-separated parts (no '/' or '..')",
+                ),
                 max_length=100,
             ),
         ],

@@ -10,12 +10,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.params.common import FileId, Params
+from core.params.common import ALIAS_NAME, MODEL_NAME, FileId, Params
+from core.validation import human_pattern
 
 BUNDLED_DATASETS = ("iris", "breast_cancer", "wine", "digits", "diabetes")
-ModelName = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="Model name.")
-AliasName = Field(
-    default="production", pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$", description="Alias."
+ModelName = Field(pattern=MODEL_NAME, description="Model name.")
+AliasName = Field(default="production", pattern=ALIAS_NAME, description="Alias.")
+TRAINING_DATA = human_pattern(
+    r"^(sklearn:(iris|breast_cancer|wine|digits|diabetes)"
+    r"|dataset:[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9})$",
+    "unknown dataset {input}; known: "
+    + ", ".join(f"sklearn:{name}" for name in BUNDLED_DATASETS)
+    + ", or dataset:NAME@VERSION for a DataOps dataset version (with target)",
 )
 
 
@@ -24,8 +30,7 @@ class DatasetInput(Params):
 
     dataset: str | None = Field(
         default=None,
-        pattern=r"^(sklearn:(iris|breast_cancer|wine|digits|diabetes)"
-        r"|dataset:[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9})$",
+        pattern=TRAINING_DATA,
         description="A bundled set (sklearn:iris, sklearn:breast_cancer, sklearn:wine, "
         "sklearn:digits, sklearn:diabetes — regression) or a DataOps dataset version "
         "(dataset:NAME@VERSION, with target).",
@@ -49,7 +54,7 @@ class DatasetInput(Params):
 class TrainParams(DatasetInput):
     model: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        pattern=MODEL_NAME,
         description="Model name (default: the bundled set's name).",
     )
     estimator: str | None = Field(
@@ -113,9 +118,7 @@ class Thresholds(BaseModel):
 class EvaluateParams(DatasetInput):
     model: str = ModelName
     version: VersionRef = Field(default="latest", description="A version, or latest.")
-    compare_to: str | None = Field(
-        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$", description="Alias to beat."
-    )
+    compare_to: str | None = Field(default=None, pattern=ALIAS_NAME, description="Alias to beat.")
     thresholds: Thresholds = Field(default_factory=Thresholds)
     gate: bool = Field(
         default=False, description="Fail the job when the verdict fails (stops a pipeline)."
@@ -144,7 +147,7 @@ class RollbackParams(Params):
 
 class PredictBatchParams(DatasetInput):
     model: str = ModelName
-    alias: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
+    alias: str | None = Field(default=None, pattern=ALIAS_NAME)
     version: int | None = Field(default=None, ge=1)
 
 

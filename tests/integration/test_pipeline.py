@@ -104,7 +104,8 @@ def test_a_file_that_is_not_a_csv_fails_the_profile_job_with_a_clear_message(
         done = client.wait(client.submit("dataops.profile", {"file_id": uploaded["id"]})["id"])
     assert done["status"] == "failed"
     assert done["error"]["type"] == "InvalidInput"
-    assert "not a readable CSV" in done["error"]["message"]
+    assert "has no readable rows" in done["error"]["message"]
+    assert "a quoted field opened on line 2 is never closed" in done["error"]["message"]
 
 
 def _active_task_pid(stack: Stack, job_id: str, timeout_s: float = 20.0) -> int:

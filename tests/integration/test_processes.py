@@ -91,6 +91,6 @@ def test_the_cli_submits_waits_shows_and_lists_jobs(stack: Stack, tmp_path: Path
     failed = _cli(stack, "submit", "system.echo", "-p", "fail_with=nope", "--wait")
     assert failed.returncode == 1 and '"failed"' in failed.stdout
     refused = _cli(stack, "submit", "system.nope")
-    assert refused.returncode == 1 and "known_kinds" in refused.stderr
+    assert refused.returncode == 1 and "did you mean 'system.echo'?" in refused.stderr
     healthy = _cli(stack, "health", "--check")
     assert healthy.returncode == 0
