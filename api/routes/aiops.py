@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -160,8 +160,10 @@ def post_alerts(
 @router.get("/incidents", response_model=IncidentPage)
 def list_incidents(
     session: SessionDep,
-    status_: Annotated[str | None, Query(alias="status")] = None,
-    severity: str | None = None,
+    status_: Annotated[
+        Literal["open", "acknowledged", "resolved"] | None, Query(alias="status")
+    ] = None,
+    severity: Literal["critical", "error", "warning", "info"] | None = None,
     service: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     cursor: str | None = None,

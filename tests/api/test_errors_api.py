@@ -121,6 +121,10 @@ def test_a_json_body_without_a_json_content_type_says_so(
 def test_an_unknown_status_or_kind_filter_lists_the_accepted_values(client: TestClient) -> None:
     status = error_of(client.get("/api/v1/jobs", params={"status": "done"}), 422)
     assert "'queued'" in status["message"] and "'succeeded'" in status["message"]
+    incidents = error_of(client.get("/api/v1/incidents", params={"status": "closed"}), 422)
+    assert "'open', 'acknowledged' or 'resolved'" in incidents["message"]
+    severity = error_of(client.get("/api/v1/incidents", params={"severity": "urgent"}), 422)
+    assert "'critical'" in severity["message"]
     kind = error_of(client.get("/api/v1/jobs", params={"kind": "nope"}), 422)
     assert "unknown job kind 'nope'" in kind["message"]
     assert "system.echo" in kind["details"]["known_kinds"]
