@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from core.errors import TriopsError, Unauthorized
 from core.validation import problems
+from domain.errors import DomainError, StateConflict
 
 logger = logging.getLogger("triops.api")
 
@@ -40,6 +41,17 @@ async def triops_error(request: Request, exc: Exception) -> JSONResponse:
         error_body(type(exc).__name__, exc.message, exc.details),
         status_code=exc.status_code,
         headers=headers,
+    )
+
+
+async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+    """Bad input found by the domain (a payload, a schema, a timing): 422, or 409 when it
+    contradicts the current state."""
+    assert isinstance(exc, DomainError)
+    conflict = isinstance(exc, StateConflict)
+    return JSONResponse(
+        error_body("Conflict" if conflict else "InvalidInput", str(exc), exc.details),
+        status_code=409 if conflict else 422,
     )
 
 
@@ -123,6 +135,7 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 EXCEPTION_HANDLERS = {
     TriopsError: triops_error,
+    DomainError: domain_error,
     RequestValidationError: validation_error,
     OperationalError: database_unavailable,
     InterfaceError: database_unavailable,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 from core.models import AlertRecord, Incident, IncidentEvent, Notification, new_id
 from core.pagination import fetch_page
 from domain.aiops.alerts import (
@@ -29,7 +29,6 @@ from domain.aiops.alerts import (
 from domain.aiops.incidents import (
     IncidentAction,
     IncidentActivity,
-    InvalidTransitionError,
     escalation,
     transition,
 )
@@ -452,10 +451,7 @@ def act(
 ) -> Incident:
     """Acknowledge or resolve; doing it again is a no-op, an impossible move a Conflict."""
     incident = get_incident(session=session, incident_id=incident_id)
-    try:
-        step = transition(incident.status, action)
-    except InvalidTransitionError as exc:
-        raise Conflict(str(exc), details={"status": incident.status}) from exc
+    step = transition(incident.status, action)
     if not step.changed:
         return incident
     incident.status = step.state.value

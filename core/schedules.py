@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from core import jobs
 from core.catalog import CATALOG, get_kind
-from core.errors import Conflict, InvalidInput, NotFound, TriopsError, Unavailable
+from core.errors import Conflict, NotFound, TriopsError, Unavailable
 from core.models import Job, JobStatus, Schedule
 from core.submission import prepare, send
 from core.validation import human_pattern
-from domain.schedules import ScheduleError, Timing, check_timing, decide, describe, next_fire
+from domain.schedules import Timing, check_timing, decide, describe, next_fire
 
 logger = logging.getLogger("triops.schedules")
 
@@ -101,15 +101,6 @@ def timing_of(row: Schedule) -> Timing:
     )
 
 
-def _checked_timing(timing: Timing) -> None:
-    try:
-        check_timing(timing)
-    except ScheduleError as exc:
-        raise InvalidInput(
-            str(exc), details=[{"loc": ["body", exc.field], "msg": exc.message}]
-        ) from exc
-
-
 def get(*, session: Session, ref: str) -> Schedule:
     """A schedule by id or by name."""
     row = session.get(Schedule, ref) or session.scalar(select(Schedule).where(Schedule.name == ref))
@@ -128,7 +119,7 @@ def list_all(*, session: Session, kind: str | None = None) -> list[Schedule]:
 def create(*, session: Session, data: ScheduleIn, now: datetime) -> Schedule:
     """Validate the timing and the params against the kind, then store the schedule."""
     timing = Timing(data.interval_s, data.cron, data.timezone, data.start_at, data.end_at)
-    _checked_timing(timing)
+    check_timing(timing)
     _, params = prepare(session=session, kind_name=data.kind, params=data.params)
     if session.scalar(select(Schedule.id).where(Schedule.name == data.name)) is not None:
         raise Conflict(f"a schedule named {data.name!r} exists")
@@ -172,7 +163,7 @@ def change(*, session: Session, ref: str, patch: SchedulePatch, now: datetime) -
         values.setdefault("interval_s", None)
     merged = {f: values.get(f, getattr(row, f)) for f in TIMING_FIELDS}
     timing = Timing(**merged)
-    _checked_timing(timing)
+    check_timing(timing)
     kind = values.get("kind", row.kind)
     if "kind" in values or "params" in values:
         _, values["params"] = prepare(

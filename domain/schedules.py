@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
+from domain.errors import DomainError
+
 _MICROSECOND = timedelta(microseconds=1)
 # A fixed start for the "does this crontab ever fire" probe: croniter must never read the clock.
 _PROBE_START = datetime(2000, 1, 1, tzinfo=UTC)
@@ -37,7 +39,7 @@ _PROBE_START = datetime(2000, 1, 1, tzinfo=UTC)
 _MAX_STALLS = 1_000
 
 
-class ScheduleError(ValueError):
+class ScheduleError(DomainError):
     """A timing that cannot be used; the message names the field and the problem.
 
     ``str(error)`` is ``"<field> <message>"``, e.g. ``"interval_s must be at least 1 second"``
@@ -56,7 +58,7 @@ class ScheduleError(ValueError):
     message: str
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field} {message}")
+        super().__init__(f"{field} {message}", details=[{"loc": [field], "msg": message}])
         self.field = field
         self.message = message
 

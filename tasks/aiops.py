@@ -29,14 +29,13 @@ from core.params.aiops import (
     ParseLogsParams,
     SeriesInput,
 )
-from domain.aiops.alerts import AlertParseError, join_open_incidents, parse_alert
+from domain.aiops.alerts import join_open_incidents, parse_alert
 from domain.aiops.charts import anomaly_chart_png, forecast_chart_png
 from domain.aiops.forecast import forecast_capacity as forecast_series
 from domain.aiops.incidents import IncidentAction, auto_resolve_due
 from domain.aiops.log_anomalies import DetectorConfig, LogRecord, count_by_session, count_by_window
 from domain.aiops.log_anomalies import detect as detect_anomalies
 from domain.aiops.logparse import LogTemplateMiner, ParseResult, parse_log
-from domain.aiops.metrics import SeriesError
 from domain.aiops.metrics import detect_anomalies as detect_metric
 from domain.backoff import compute_backoff
 from tasks.base import JobContext, job_task
@@ -297,10 +296,7 @@ def correlate_alerts(ctx: JobContext, params: CorrelateAlertsParams) -> dict[str
     dependencies = params.dependencies or ctx.settings.service_dependencies or None
     with ctx.session() as session:
         if params.alerts:
-            try:
-                alerts = [parse_alert(a, received_at=now) for a in params.alerts]
-            except AlertParseError as exc:
-                raise InvalidInput(str(exc)) from exc
+            alerts = [parse_alert(a, received_at=now) for a in params.alerts]
             incident_repo.ingest_alerts(session=session, alerts=alerts, now=now)
         rows = incident_repo.pending_alerts(session=session)
         plan = join_open_incidents(
@@ -430,10 +426,7 @@ def detect_metric_anomalies(ctx: JobContext, params: DetectMetricAnomaliesParams
     options: dict[str, Any] = {"method": params.method}
     if params.threshold is not None:
         options["threshold"] = params.threshold
-    try:
-        found = detect_metric(frame, **options)
-    except SeriesError as exc:
-        raise InvalidInput(str(exc)) from exc
+    found = detect_metric(frame, **options)
     ctx.progress(0.8, "drawing the chart", force=True)
     chart = ctx.save_artifact("anomalies.png", anomaly_chart_png(frame, found), "image/png")
     result = found.to_dict()
@@ -451,18 +444,15 @@ def forecast_capacity(ctx: JobContext, params: ForecastCapacityParams) -> dict[s
     """Forecast with a prediction interval and the time until the threshold; a PNG chart."""
     frame = read_series(ctx, params)
     ctx.progress(0.2, f"fitting {len(frame)} points", force=True)
-    try:
-        times = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce").dropna()
-        span_s = (times.max() - times.min()).total_seconds() if len(times) else 0.0
-        horizon_s = params.horizon_s or max(86400.0, span_s / 4)
-        forecast = forecast_series(
-            frame,
-            horizon=timedelta(seconds=horizon_s),
-            confidence=params.confidence,
-            threshold=params.threshold,
-        )
-    except SeriesError as exc:
-        raise InvalidInput(str(exc)) from exc
+    times = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce").dropna()
+    span_s = (times.max() - times.min()).total_seconds() if len(times) else 0.0
+    horizon_s = params.horizon_s or max(86400.0, span_s / 4)
+    forecast = forecast_series(
+        frame,
+        horizon=timedelta(seconds=horizon_s),
+        confidence=params.confidence,
+        threshold=params.threshold,
+    )
     ctx.progress(0.8, "drawing the chart", force=True)
     chart = ctx.save_artifact(
         "forecast.png", forecast_chart_png(frame, forecast, params.threshold), "image/png"

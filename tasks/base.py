@@ -45,6 +45,7 @@ from core.models import (
 )
 from core.storage import BlobStore
 from domain.backoff import compute_backoff
+from domain.errors import DomainError, StateConflict
 
 logger = logging.getLogger("triops.tasks")
 
@@ -183,8 +184,15 @@ class Deferred(dict[str, Any]):
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
+    """A failure as the job row records it: its type and message (and details)."""
     if isinstance(exc, TriopsError):
         return exc.to_dict()
+    if isinstance(exc, DomainError):
+        error_type = "Conflict" if isinstance(exc, StateConflict) else "InvalidInput"
+        body: dict[str, Any] = {"type": error_type, "message": str(exc)}
+        if exc.details is not None:
+            body["details"] = exc.details
+        return body
     if isinstance(exc, SoftTimeLimitExceeded):
         return {"type": "TimeLimitExceeded", "message": "the job ran past its time limit"}
     message = str(exc) or type(exc).__name__
@@ -284,7 +292,7 @@ class JobTask(Task):
             logger.warning("job %s: could not record the retry (database down)", job_id)
 
     def _record_failure(self, settings: Settings, job_id: str, exc: BaseException) -> None:
-        if not isinstance(exc, TriopsError | SoftTimeLimitExceeded):
+        if not isinstance(exc, TriopsError | DomainError | SoftTimeLimitExceeded):
             logger.exception("job %s failed", job_id)
         mark_failed(settings, job_id, exc)
 

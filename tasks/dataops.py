@@ -32,7 +32,7 @@ from domain.dataops.load import Fingerprint
 from domain.dataops.profile import profile_frame
 from domain.dataops.spec import ROW_ID, EtlSteps, dataset_refs, validate_against_columns
 from domain.dataops.stream import ChunkChecks, whole_input_reason
-from domain.dataops.transform import KeyHashes, TransformError, apply_transforms
+from domain.dataops.transform import KeyHashes, apply_transforms
 from tasks.base import TRANSIENT, Deferred, JobContext, error_dict, finish_deferred, job_task
 from tasks.readers import Chunk, csv_chunks, parquet_chunks, read_chunks, read_table
 
@@ -229,16 +229,13 @@ class _Pass:
             offset = self.parsed
             self.parsed += len(frame)
             self.read += len(frame) + len(broken)
-            try:
-                transformed = apply_transforms(
-                    frame,
-                    list(self.steps.transforms),
-                    self.lookups,
-                    row_offset=offset,
-                    seen=self.seen,
-                )
-            except TransformError as exc:
-                raise InvalidInput(str(exc)) from exc
+            transformed = apply_transforms(
+                frame,
+                list(self.steps.transforms),
+                self.lookups,
+                row_offset=offset,
+                seen=self.seen,
+            )
             checked = transformed.frame
             if self.columns is None:
                 self.columns = [str(c) for c in checked.columns if c != ROW_ID]

@@ -29,10 +29,9 @@ from core.params.mlops import (
 )
 from core.storage import BlobStore
 from core.submission import submit
-from domain.mlops.datasets import Dataset, DatasetError, Task, from_frame, load_bundled
-from domain.mlops.drift import DriftError, reference_profile
+from domain.mlops.datasets import Dataset, Task, from_frame, load_bundled
 from domain.mlops.drift import check_drift as drift_report
-from domain.mlops.estimators import EstimatorError
+from domain.mlops.drift import reference_profile
 from domain.mlops.evaluation import evaluate as evaluate_pipeline
 from domain.mlops.evaluation import gate, predict
 from domain.mlops.training import train as train_pipeline
@@ -77,16 +76,13 @@ def load_dataset(
 ) -> tuple[Dataset, Table | None]:
     """Features and target of a bundled set, an uploaded CSV or a dataset version, and
     the table they came from (None for a bundled set)."""
-    try:
-        if (name := _bundled(params)) is not None:
-            return load_bundled(name), None
-        column = params.target or target
-        if not column:
-            raise InvalidInput("target is required to train or evaluate on this data")
-        table = _table(ctx, params)
-        return from_frame(table.frame, column, name=params.dataset_label), table
-    except DatasetError as exc:
-        raise InvalidInput(str(exc)) from exc
+    if (name := _bundled(params)) is not None:
+        return load_bundled(name), None
+    column = params.target or target
+    if not column:
+        raise InvalidInput("target is required to train or evaluate on this data")
+    table = _table(ctx, params)
+    return from_frame(table.frame, column, name=params.dataset_label), table
 
 
 def load_features(
@@ -138,18 +134,15 @@ def train(ctx: JobContext, params: TrainParams) -> dict[str, Any]:
             return _train_result(done)
     ctx.progress(0.05, f"loading {params.dataset_label}", force=True)
     data, table = load_dataset(ctx, params)
-    try:
-        trained = train_pipeline(
-            data,
-            estimator=params.estimator,
-            params=params.params,
-            test_size=params.test_size,
-            cv_folds=params.cv_folds,
-            random_state=params.random_state,
-            progress=lambda fraction, message: ctx.progress(0.1 + 0.7 * fraction, message),
-        )
-    except (EstimatorError, DatasetError) as exc:
-        raise InvalidInput(str(exc)) from exc
+    trained = train_pipeline(
+        data,
+        estimator=params.estimator,
+        params=params.params,
+        test_size=params.test_size,
+        cv_folds=params.cv_folds,
+        random_state=params.random_state,
+        progress=lambda fraction, message: ctx.progress(0.1 + 0.7 * fraction, message),
+    )
     ctx.progress(0.85, "saving the model", force=True)
     buffer = io.BytesIO()
     joblib.dump(trained.pipeline, buffer)
@@ -423,16 +416,13 @@ def check_drift(ctx: JobContext, params: CheckDriftParams) -> dict[str, Any]:
         raise InvalidInput(f"{params.model} v{version.version} has no training-data profile")
     target = params.target or version.target
     features, table = load_features(ctx, params, target=target)
-    try:
-        report = drift_report(
-            version.reference_profile,
-            features,
-            schema=version.feature_schema,
-            alpha=params.alpha,
-            share_threshold=params.share_threshold,
-        )
-    except DriftError as exc:
-        raise InvalidInput(str(exc)) from exc
+    report = drift_report(
+        version.reference_profile,
+        features,
+        schema=version.feature_schema,
+        alpha=params.alpha,
+        share_threshold=params.share_threshold,
+    )
     retrain_job = None
     if report["drift"] and params.on_drift == "retrain":
         # The new data is the better training set whenever it holds the target.

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from api.deps import ProducerDep, SessionDep, SettingsDep
 from core import incidents as repo
 from core import submission
-from core.errors import InvalidInput, NotFound
+from core.errors import NotFound
 from core.models import Incident, Job, JobStatus, LogStream, LogTemplate, utcnow
 from core.pagination import MAX_PAGE
-from domain.aiops.alerts import AlertParseError, parse_payload
+from domain.aiops.alerts import parse_payload
 from domain.aiops.incidents import IncidentAction
 
 router = APIRouter(tags=["aiops"])
@@ -141,10 +141,7 @@ def post_alerts(
     payload: Annotated[Any, Body(description="An Alertmanager webhook, one alert, or a list.")],
 ) -> AlertsAccepted:
     """Take alerts (triops' shape or Alertmanager's webhook as it is) and correlate them."""
-    try:
-        batch = parse_payload(payload, received_at=utcnow())
-    except AlertParseError as exc:
-        raise InvalidInput(str(exc)) from exc
+    batch = parse_payload(payload, received_at=utcnow())
     stored = repo.ingest_alerts(session=session, alerts=batch.alerts, now=utcnow())
     session.commit()
     job_id = _ensure_correlation_job(session, producer) if batch.alerts else None

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import ProducerDep, SessionDep, SettingsDep
 from api.schemas import JobOut, JobSubmit
 from core import jobs, registry, submission
-from core.errors import InvalidInput, NotFound
+from core.errors import NotFound
 from core.model_store import ModelCache
 from core.models import MLModel, ModelVersion, Pipeline
 from core.params.common import ALIAS_NAME
@@ -226,15 +226,9 @@ def predict(
         else registry.resolve_alias(session=session, name=name, alias=alias)
     )
     from domain.mlops.evaluation import predict as run_predict
-    from domain.mlops.schema import SchemaError, records_to_frame
+    from domain.mlops.schema import records_to_frame
 
-    try:
-        frame = records_to_frame(body.records, row.feature_schema)
-    except SchemaError as exc:
-        raise InvalidInput(
-            str(exc),
-            details={"missing": exc.missing, "extra": exc.extra, "invalid": exc.invalid},
-        ) from exc
+    frame = records_to_frame(body.records, row.feature_schema)
     model = _cache.get(BlobStore(settings.artifacts_url), row.artifact_url, row.artifact_sha256)
     predictions, probabilities = run_predict(model, frame)
     return PredictOut(

@@ -85,12 +85,9 @@ class LogInput(Params):
     def _valid_format(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from domain.aiops.logparse_format import LogFormatError, compile_log_format
+        from domain.aiops.logparse_format import compile_log_format
 
-        try:
-            compile_log_format(value)
-        except LogFormatError as exc:
-            raise ValueError(str(exc)) from exc
+        compile_log_format(value)
         return value
 
 

@@ -79,7 +79,7 @@ class TrainParams(DatasetInput):
         if self.cv_folds == 1:
             raise ValueError("cv_folds must be 0 or at least 2")
         if self.estimator is not None or self.params:
-            from domain.mlops.estimators import EstimatorError, check_estimator
+            from domain.mlops.estimators import check_estimator
 
             name = self.estimator
             if name is None:
@@ -88,10 +88,7 @@ class TrainParams(DatasetInput):
                 name = default_estimator(
                     "regression" if self.dataset == "sklearn:diabetes" else "classification"
                 )
-            try:
-                self.params = check_estimator(name, self.params, None)
-            except EstimatorError as exc:
-                raise ValueError(str(exc)) from exc
+            self.params = check_estimator(name, self.params, None)
         return self
 
     @property

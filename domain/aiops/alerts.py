@@ -42,6 +42,7 @@ from domain.aiops.incidents import (
     max_severity,
     severity_rank,
 )
+from domain.errors import DomainError
 
 __all__ = [
     "DEFAULT_GROUP_BY",
@@ -98,7 +99,7 @@ _OWN_FIELDS = frozenset(
 )
 
 
-class AlertParseError(ValueError):
+class AlertParseError(DomainError):
     """A payload does not have the expected alert shape."""
 
 

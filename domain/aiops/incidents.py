@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from domain.errors import StateConflict
+
 __all__ = [
     "SEVERITY_ALIASES",
     "SEVERITY_RANK",
@@ -54,7 +56,7 @@ class IncidentAction(StrEnum):
     RESOLVE = "resolve"
 
 
-class InvalidTransitionError(ValueError):
+class InvalidTransitionError(StateConflict):
     """The action is not allowed from the incident's current state."""
 
 

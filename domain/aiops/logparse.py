@@ -60,6 +60,7 @@ from domain.aiops.logparse_masks import (
     normalize_masks,
     render_placeholders,
 )
+from domain.errors import DomainError
 
 __all__ = [
     "DEFAULT_MASKS",
@@ -96,7 +97,7 @@ _VARIABLE_SUB_TOKEN = re.compile(f"(?<!{_PIECE_CHAR}){_PIECE_CHAR}*?[0-9\x02]{_P
 _PURE_VARIABLE = re.compile(r"(?<!\S)[^\w\s]*\x02\*\x03[^\w\s]*(?!\S)")
 
 
-class MinerStateError(ValueError):
+class MinerStateError(DomainError):
     """A state dict that `LogTemplateMiner.from_state` cannot restore."""
 
 

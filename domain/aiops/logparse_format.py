@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from domain.errors import DomainError
+
 __all__ = ["CONTENT_FIELD", "LogFormatError", "compile_log_format"]
 
 CONTENT_FIELD = "Content"
@@ -19,7 +21,7 @@ _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPACES = re.compile(r" +")
 
 
-class LogFormatError(ValueError):
+class LogFormatError(DomainError):
     """A log format that cannot be compiled (bad field name, bad regex, no `<Content>`)."""
 
 

@@ -24,6 +24,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
+from domain.errors import DomainError
+
 __all__ = [
     "DEFAULT_MASKS",
     "PLACEHOLDER_CLOSE",
@@ -153,7 +155,7 @@ DEFAULT_MASKS: Final[tuple[tuple[str, str], ...]] = (
 SHAPE_PATTERN: Final = _D0 + r"(?:(?<=0)[xX][0-9a-fA-F]+|[0-9a-fA-F]*+(?:\.[0-9]+)*+)" + _END
 
 
-class MaskError(ValueError):
+class MaskError(DomainError):
     """A user mask that cannot be used (bad name, invalid regex, matches nothing but '')."""
 
 

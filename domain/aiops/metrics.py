@@ -62,6 +62,8 @@ from sklearn.ensemble import IsolationForest
 from statsmodels.nonparametric.smoothers_lowess import lowess
 from statsmodels.tsa.seasonal import MSTL, STL
 
+from domain.errors import DomainError
+
 __all__ = [
     "DEFAULT_MAX_ANOMALY_FRACTION",
     "DEFAULT_THRESHOLD",
@@ -118,7 +120,7 @@ _MAD_TO_SIGMA = 1.4826
 _MEAN_AD_TO_SIGMA = math.sqrt(math.pi / 2)
 
 
-class SeriesError(ValueError):
+class SeriesError(DomainError):
     """The input is not a usable time series; the message says why, in plain words."""
 
 

@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from domain.errors import DomainError
+
 MAX_LENGTH = 4000
 """Longest expression text accepted, in characters."""
 MAX_DEPTH = 64
@@ -61,7 +63,7 @@ _HINTS = {
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "'": "'", '"': '"'}
 
 
-class ExpressionError(ValueError):
+class ExpressionError(DomainError):
     """An expression that cannot be parsed, validated or evaluated.
 
     Attributes

@@ -36,12 +36,13 @@ from domain.dataops.spec import (
     TextCase,
     transform_label,
 )
+from domain.errors import DomainError
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 
-class TransformError(ValueError):
+class TransformError(DomainError):
     """A transform that cannot run (unknown column, wrong type, `on_error: fail`).
 
     Attributes

@@ -10,6 +10,8 @@ from typing import Any, Literal, cast, get_args
 import pandas as pd
 from sklearn import datasets as sk_datasets
 
+from domain.errors import DomainError
+
 Task = Literal["classification", "regression"]
 TASKS: tuple[Task, ...] = get_args(Task)
 
@@ -29,7 +31,7 @@ MAX_INFERRED_CLASSES = 20
 MAX_INFERRED_CLASS_SHARE = 0.05
 
 
-class DatasetError(ValueError):
+class DatasetError(DomainError):
     """The data can't be used for training; the message says why, in plain words."""
 
 

@@ -45,6 +45,8 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import chi2_contingency, ks_2samp, wasserstein_distance
 
+from domain.errors import DomainError
+
 FeatureSchema = list[dict[str, str]]
 """``[{"name": "age", "type": "numeric" | "categorical", "dtype": "float64"}, ...]``"""
 
@@ -78,7 +80,7 @@ MAX_UNSEEN_LISTED = 20
 """At most this many unseen categories are named in a feature's result."""
 
 
-class DriftError(ValueError):
+class DriftError(DomainError):
     """The inputs cannot be compared: bad schema, missing features, empty data, bad profile."""
 
 

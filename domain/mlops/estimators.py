@@ -33,6 +33,7 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from domain.errors import DomainError
 from domain.mlops.datasets import TASKS, Task
 
 # Set by the job itself (its random_state) or by the worker pool (parallelism), not by params.
@@ -122,7 +123,7 @@ _DEFAULT_ESTIMATOR: dict[Task, str] = {
 }
 
 
-class EstimatorError(ValueError):
+class EstimatorError(DomainError):
     """The estimator name or parameters are not acceptable.
 
     Attributes

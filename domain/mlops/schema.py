@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from domain.errors import DomainError
+
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 
@@ -17,7 +19,7 @@ MAX_LISTED_INVALID = 50
 _MAX_SHOWN_TEXT = 80
 
 
-class SchemaError(ValueError):
+class SchemaError(DomainError):
     """Prediction records don't match the model's features.
 
     Attributes
@@ -39,10 +41,12 @@ class SchemaError(ValueError):
         extra: list[str] | None = None,
         invalid: list[dict[str, Any]] | None = None,
     ) -> None:
-        super().__init__(message)
         self.missing = missing or []
         self.extra = extra or []
         self.invalid = invalid or []
+        super().__init__(
+            message, details={"missing": self.missing, "extra": self.extra, "invalid": self.invalid}
+        )
 
 
 def is_numeric(dtype: Any) -> bool:
