@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.dataops.expressions import (
+from domain.dataops.expression_parser import (
     ExpressionError,
     column_refs,
     parse,

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from domain.dataops.expressions import ExpressionError, evaluate, evaluate_mask, parse
+from domain.dataops.expression_eval import evaluate, evaluate_mask
+from domain.dataops.expression_parser import ExpressionError, parse
 from domain.dataops.spec import (
     RESERVED,
     ROW_ID,

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from domain.dataops.expressions import (
+from domain.dataops.expression_eval import evaluate, evaluate_mask
+from domain.dataops.expression_parser import (
     MAX_DEPTH,
     MAX_LENGTH,
     Binary,
@@ -11,8 +12,6 @@ from domain.dataops.expressions import (
     ExpressionError,
     Literal,
     columns_used,
-    evaluate,
-    evaluate_mask,
     parse,
     validate,
 )
@@ -251,3 +250,15 @@ def test_naive_datetime_columns_compare_with_date_strings() -> None:
         False,
         True,
     ]
+
+
+def test_the_parser_needs_only_the_standard_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import domain.dataops.expression_parser, domain.dataops.spec; "
+        "print('pandas' in sys.modules, 'numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
