@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.data import REPO_ROOT
-from domain.aiops.alerts import Alert, compute_fingerprint, correlate, dedupe
+from domain.aiops.alerts import Alert, compute_fingerprint, dedupe
+from domain.aiops.correlation import correlate
 
 SEED = 20240501
 N_ALERTS = 10_000

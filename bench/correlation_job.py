@@ -20,7 +20,7 @@ from core.config import Settings
 from core.db import dispose_engines, get_engine, session_scope
 from core.migrate import upgrade
 from core.models import Base, utcnow
-from domain.aiops.alerts import join_open_incidents
+from domain.aiops.correlation import join_open_incidents
 
 OUT = REPO_ROOT / "var" / "bench" / "correlation_job.json"
 

@@ -18,14 +18,8 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput, NotFound
 from core.models import AlertRecord, Incident, IncidentEvent, Notification, new_id
 from core.pagination import fetch_page
-from domain.aiops.alerts import (
-    Alert,
-    AlertGroup,
-    JoinPlan,
-    OpenIncident,
-    dedupe,
-    is_repeat,
-)
+from domain.aiops.alerts import Alert, dedupe, is_repeat
+from domain.aiops.correlation import AlertGroup, JoinPlan, OpenIncident
 from domain.aiops.incidents import (
     IncidentAction,
     IncidentActivity,

@@ -29,8 +29,9 @@ from core.params.aiops import (
     ParseLogsParams,
     SeriesInput,
 )
-from domain.aiops.alerts import join_open_incidents, parse_alert
+from domain.aiops.alerts import parse_alert
 from domain.aiops.charts import anomaly_chart_png, forecast_chart_png
+from domain.aiops.correlation import join_open_incidents
 from domain.aiops.forecast import forecast_capacity as forecast_series
 from domain.aiops.incidents import IncidentAction, auto_resolve_due
 from domain.aiops.log_anomalies import DetectorConfig, LogRecord, count_by_session, count_by_window

@@ -15,7 +15,7 @@ from core import incidents as repo
 from core.config import Settings
 from core.db import session_scope
 from core.models import AlertRecord, utcnow
-from domain.aiops.alerts import join_open_incidents
+from domain.aiops.correlation import join_open_incidents
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -12,17 +12,14 @@ import pytest
 from domain.aiops.alerts import (
     Alert,
     AlertParseError,
-    OpenIncident,
     alert_to_dict,
     compute_fingerprint,
-    correlate,
     dedupe,
-    group_to_dict,
-    join_open_incidents,
     parse_alert,
     parse_alertmanager,
     parse_payload,
 )
+from domain.aiops.correlation import OpenIncident, correlate, group_to_dict, join_open_incidents
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
