@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.models import JobStatus
+from core.tables import JobStatus
 
 
 class ErrorInfo(BaseModel):

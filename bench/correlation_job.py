@@ -19,7 +19,7 @@ from core import incidents as repo
 from core.config import Settings
 from core.db import dispose_engines, get_engine, session_scope
 from core.migrate import upgrade
-from core.models import Base, utcnow
+from core.tables import Base, utcnow
 from domain.aiops.correlation import join_open_incidents
 
 OUT = REPO_ROOT / "var" / "bench" / "correlation_job.json"

@@ -29,11 +29,11 @@ from core import registry
 from core.config import Settings
 from core.db import dispose_engines, session_scope
 from core.migrate import upgrade
-from core.models import utcnow
 from core.storage import BlobStore
-from domain.mlops.datasets import load_bundled
+from core.tables import utcnow
 from domain.mlops.evaluation import predict
 from domain.mlops.training import train
+from domain.mlops.training_data import load_bundled
 
 OUT = REPO_ROOT / "var" / "bench" / "predict_latency.json"
 TOKEN = "bench-token-0123456789"  # noqa: S105 - a throwaway local server

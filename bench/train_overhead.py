@@ -25,9 +25,9 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from bench.data import REPO_ROOT
-from domain.mlops.datasets import Dataset, from_frame, load_bundled
 from domain.mlops.estimators import build_estimator
 from domain.mlops.training import build_pipeline, train
+from domain.mlops.training_data import Dataset, from_frame, load_bundled
 
 OUT = REPO_ROOT / "var" / "bench" / "train_overhead.json"
 REPEATS = 5

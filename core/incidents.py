@@ -16,8 +16,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
-from core.models import AlertRecord, Incident, IncidentEvent, Notification, new_id
 from core.pagination import fetch_page
+from core.tables import AlertRecord, Incident, IncidentEvent, Notification, new_id
 from domain.aiops.alerts import Alert, dedupe, is_repeat
 from domain.aiops.correlation import AlertGroup, JoinPlan, OpenIncident
 from domain.aiops.incidents import (

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.catalog import JobKind, get_kind
 from core.errors import Conflict, InvalidInput, NotFound
-from core.models import FINISHED, Artifact, Job, JobStatus, StoredFile, utcnow
 from core.pagination import fetch_page
-from core.storage import BlobInfo
+from core.tables import FINISHED, Job, JobStatus, utcnow
 
 
 def request_hash(kind: str, params: dict[str, Any]) -> str:
@@ -260,109 +259,5 @@ def finished_before(*, session: Session, before: datetime, limit: int = 1000) ->
     )
 
 
-# --- artifacts and files --------------------------------------------------------------
-
-
-def upsert_artifact(
-    *, session: Session, job_id: str, name: str, info: BlobInfo, media_type: str
-) -> Artifact:
-    """One artifact per (job, name): a rerun replaces the row, never duplicates it."""
-    artifact = session.scalar(
-        select(Artifact).where(Artifact.job_id == job_id, Artifact.name == name)
-    )
-    if artifact is None:
-        artifact = Artifact(job_id=job_id, name=name)
-        session.add(artifact)
-    artifact.size = info.size
-    artifact.sha256 = info.sha256
-    artifact.url = info.url
-    artifact.media_type = media_type
-    artifact.created_at = utcnow()
-    session.flush()
-    return artifact
-
-
-def list_artifacts(*, session: Session, job_id: str) -> list[Artifact]:
-    get_job(session=session, job_id=job_id)
-    return list(
-        session.scalars(select(Artifact).where(Artifact.job_id == job_id).order_by(Artifact.name))
-    )
-
-
-def get_artifact(*, session: Session, job_id: str, name: str) -> Artifact:
-    artifact = session.scalar(
-        select(Artifact).where(Artifact.job_id == job_id, Artifact.name == name)
-    )
-    if artifact is None:
-        raise NotFound(f"artifact {name!r} of job {job_id} not found")
-    return artifact
-
-
-def delete_artifacts(*, session: Session, job_id: str) -> int:
-    result = session.execute(delete(Artifact).where(Artifact.job_id == job_id))
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def create_file(
-    *, session: Session, file_id: str, name: str, info: BlobInfo, media_type: str
-) -> StoredFile:
-    stored = StoredFile(
-        id=file_id,
-        name=name,
-        size=info.size,
-        sha256=info.sha256,
-        media_type=media_type,
-        url=info.url,
-    )
-    session.add(stored)
-    session.flush()
-    return stored
-
-
-def get_file(*, session: Session, file_id: str) -> StoredFile:
-    stored = session.get(StoredFile, file_id)
-    if stored is None:
-        raise NotFound(f"file {file_id} not found")
-    return stored
-
-
 def age_cutoff(now: datetime, seconds: float) -> datetime:
     return now - timedelta(seconds=seconds)
-
-
-# --- pipelines ----------------------------------------------------------------------------
-
-
-def pipeline_steps(*, session: Session, pipeline_id: str) -> list[Job]:
-    return list(
-        session.scalars(select(Job).where(Job.pipeline_id == pipeline_id).order_by(Job.step))
-    )
-
-
-def skip_rest_of_pipeline(*, session: Session, job_id: str, now: datetime) -> list[str]:
-    """After a step failed, the steps after it will never run: say so in their rows."""
-    failed = session.get(Job, job_id)
-    if failed is None or failed.pipeline_id is None or failed.step is None:
-        return []
-    skipped = []
-    for later in pipeline_steps(session=session, pipeline_id=failed.pipeline_id):
-        if later.step is not None and later.step > failed.step and later.status not in FINISHED:
-            later.status = JobStatus.CANCELLED
-            later.finished_at = now
-            later.updated_at = now
-            later.error = {
-                "type": "Skipped",
-                "message": f"step {failed.step} ({failed.kind}) failed; the pipeline stopped",
-            }
-            skipped.append(later.id)
-    return skipped
-
-
-def waits_for_earlier_step(*, session: Session, job: Job) -> bool:
-    """A pipeline step's message is sent only when the step before it succeeds."""
-    if job.pipeline_id is None or not job.step:
-        return False
-    earlier = session.scalar(
-        select(Job).where(Job.pipeline_id == job.pipeline_id, Job.step == job.step - 1)
-    )
-    return earlier is not None and earlier.status != JobStatus.SUCCEEDED

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
-from core.models import (
+from core.tables import (
     Deployment,
     DriftReport,
     Evaluation,

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from core import jobs
 from core.catalog import CATALOG, get_kind
 from core.errors import Conflict, NotFound, TriopsError, Unavailable
-from core.models import Job, JobStatus, Schedule
 from core.submission import prepare, send
+from core.tables import Job, JobStatus, Schedule
 from core.validation import human_pattern
 from domain.schedules import Timing, check_timing, decide, describe, next_fire
 

@@ -14,13 +14,13 @@ from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from core import datasets, jobs
+from core import dataset_versions, files, jobs
 from core.catalog import JobKind, get_kind
 from core.config import Settings
 from core.errors import InvalidInput, NotFound, Unavailable
-from core.models import Job, JobStatus, Pipeline, utcnow
 from core.params.dataops import Source, table_format
 from core.storage import BlobStore
+from core.tables import Job, JobStatus, Pipeline, utcnow
 
 
 class Producer(Protocol):
@@ -41,7 +41,7 @@ def prepare(
     file_id = clean.get("file_id")
     if isinstance(file_id, str):
         try:
-            record = jobs.get_file(session=session, file_id=file_id)
+            record = files.get_file(session=session, file_id=file_id)
         except NotFound as exc:
             raise InvalidInput(
                 f"unknown file_id {file_id}: upload it first with POST /api/v1/files",
@@ -87,7 +87,7 @@ def precheck(
     ]
     for ref in filter(None, refs):
         name, version = str(ref).split("@", 1)
-        datasets.get_version(session=session, name=name, version=int(version))
+        dataset_versions.get_version(session=session, name=name, version=int(version))
     if kind.name in ("dataops.etl", "dataops.validate"):
         _precheck_columns(session=session, params=params, settings=settings)
     if kind.name.startswith("mlops."):
@@ -109,10 +109,10 @@ def _precheck_columns(
     columns: list[str] | None = None
     if source.dataset is not None:
         name, version = source.dataset.split("@", 1)
-        row = datasets.get_version(session=session, name=name, version=int(version))
+        row = dataset_versions.get_version(session=session, name=name, version=int(version))
         columns = [str(c["name"]) for c in row.columns]
     elif source.file_id is not None and settings is not None:
-        record = jobs.get_file(session=session, file_id=source.file_id)
+        record = files.get_file(session=session, file_id=source.file_id)
         columns = _file_columns(settings, record.url, record.name, source)
     if columns is None:
         return

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from core.errors import InvalidInput
-from core.models import EtlLoad
+from core.tables import EtlLoad
 from domain.dataops.load import Mode
 
 PREFIX = "wh_"

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from core import incidents as incident_repo
 from core.errors import InvalidInput
-from core.models import LogStream, LogStreamJob, LogTemplate, event_id
 from core.params.aiops import (
     AutoResolveParams,
     CorrelateAlertsParams,
@@ -29,6 +28,7 @@ from core.params.aiops import (
     ParseLogsParams,
     SeriesInput,
 )
+from core.tables import LogStream, LogStreamJob, LogTemplate, event_id
 from domain.aiops.alerts import parse_alert
 from domain.aiops.charts import anomaly_chart_png, forecast_chart_png
 from domain.aiops.correlation import join_open_incidents

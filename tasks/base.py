@@ -30,12 +30,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError as SQLOperationalError
 from sqlalchemy.orm import Session
 
-from core import datasets, jobs
+from core import artifacts, dataset_versions, files, jobs, pipelines
 from core.catalog import CATALOG, JobKind
 from core.config import Settings, get_settings
 from core.db import session_scope
 from core.errors import TriopsError, Unavailable
-from core.models import (
+from core.storage import BlobStore
+from core.tables import (
     DatasetVersion,
     Job,
     JobStatus,
@@ -43,7 +44,6 @@ from core.models import (
     artifact_download_path,
     utcnow,
 )
-from core.storage import BlobStore
 from domain.backoff import compute_backoff
 from domain.errors import DomainError, StateConflict
 
@@ -87,7 +87,7 @@ class JobContext:
 
     def file_record(self, file_id: str) -> StoredFile:
         with self.session() as session:
-            return jobs.get_file(session=session, file_id=file_id)
+            return files.get_file(session=session, file_id=file_id)
 
     @contextmanager
     def open_file(self, file_id: str) -> Iterator[IO[Any]]:
@@ -117,7 +117,7 @@ class JobContext:
         """A DataOps dataset version (`name@version`): its Parquet file, opened, and its row."""
         name, version = ref.split("@", 1)
         with self.session() as session:
-            row = datasets.get_version(session=session, name=name, version=int(version))
+            row = dataset_versions.get_version(session=session, name=name, version=int(version))
         with BlobStore(self.settings.artifacts_url).open(row.url) as handle:
             yield handle, row
 
@@ -136,7 +136,7 @@ class JobContext:
             else store.put_bytes(segments, data)
         )
         with self.session() as session:
-            jobs.upsert_artifact(
+            artifacts.upsert_artifact(
                 session=session, job_id=self.job_id, name=name, info=info, media_type=media_type
             )
         return SavedArtifact(
@@ -273,7 +273,7 @@ class JobTask(Task):
                 logger.info("job %s is finished or unknown; message dropped", job_id)
                 stored = session.get(Job, job_id)
                 if stored is not None and stored.status == JobStatus.CANCELLED:
-                    jobs.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
+                    pipelines.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
                     session.commit()
                     raise Ignore()  # a cancelled step also stops the chain it is part of
                 return None
@@ -348,7 +348,7 @@ def mark_failed(settings: Settings, job_id: str, exc: BaseException) -> None:
             now=utcnow(),
             error=error_dict(exc),
         )
-        jobs.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
+        pipelines.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
 
 
 def job_task(name: str) -> Callable[[Callable[[JobContext, Any], dict[str, Any]]], Any]:

@@ -19,14 +19,14 @@ from celery import chord, shared_task
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import datasets, warehouse
+from core import dataset_versions, warehouse
 from core.catalog import CATALOG
 from core.config import Settings, get_settings, normalise_database_url
 from core.db import get_engine, make_engine, session_scope
 from core.errors import InvalidInput, NotFound, TriopsError
-from core.models import Job, JobStatus
 from core.params.dataops import EtlParams, ProfileParams, Source, ValidateParams
 from core.storage import BlobStore
+from core.tables import Job, JobStatus
 from domain.dataops.checks import CheckReport
 from domain.dataops.load import Fingerprint
 from domain.dataops.profile import profile_frame
@@ -491,7 +491,7 @@ def _save_dataset(
         stats["rows"] = output.rows
         stats["sampled_rows"] = len(output.first)  # statistics of the first chunk
     with ctx.session() as session:
-        version, created = datasets.add_version(
+        version, created = dataset_versions.add_version(
             session=session,
             name=name,
             now=ctx.now(),

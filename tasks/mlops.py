@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from core import registry
 from core.errors import GateFailed, InvalidInput
 from core.model_store import load_model
-from core.models import Job, ModelVersion
 from core.params.mlops import (
     CheckDriftParams,
     DatasetInput,
@@ -29,12 +28,13 @@ from core.params.mlops import (
 )
 from core.storage import BlobStore
 from core.submission import submit
-from domain.mlops.datasets import Dataset, Task, from_frame, load_bundled
+from core.tables import Job, ModelVersion
 from domain.mlops.drift import check_drift as drift_report
 from domain.mlops.drift import reference_profile
 from domain.mlops.evaluation import evaluate as evaluate_pipeline
 from domain.mlops.evaluation import gate, predict
 from domain.mlops.training import train as train_pipeline
+from domain.mlops.training_data import Dataset, Task, from_frame, load_bundled
 from tasks.base import JobContext, job_task
 from tasks.readers import Table, read_table
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from celery import current_app
 
-from core import jobs
+from core import artifacts, jobs, pipelines
 from core.broker import message_ids_in_broker, visibility_timeout_s
 from core.catalog import CATALOG, POOL_QUEUES, SYSTEM_QUEUE
 from core.errors import InvalidInput, Unavailable
-from core.models import JobStatus
 from core.params.system import EchoParams, HousekeepingParams, RetentionParams
 from core.storage import BlobStore
 from core.submission import send
+from core.tables import JobStatus
 from domain.housekeeping import Action, QueuedJob, decide_queued, is_stale_running
 from tasks.base import JobContext, job_task
 
@@ -44,7 +44,7 @@ def housekeeping(ctx: JobContext, params: HousekeepingParams) -> dict[str, Any]:
     failed: list[str] = []
     with ctx.session() as session:
         for job in jobs.queued_before(session=session, before=jobs.age_cutoff(now, lost_after_s)):
-            if job.id == ctx.job_id or jobs.waits_for_earlier_step(session=session, job=job):
+            if job.id == ctx.job_id or pipelines.waits_for_earlier_step(session=session, job=job):
                 continue
             action = decide_queued(
                 QueuedJob(job.id, job.updated_at, job.resends),
@@ -112,7 +112,7 @@ def retention(ctx: JobContext, params: RetentionParams) -> dict[str, Any]:
     with ctx.session() as session:
         for job in jobs.finished_before(session=session, before=cutoff):
             store.delete_folder(job.id)
-            deleted += jobs.delete_artifacts(session=session, job_id=job.id)
+            deleted += artifacts.delete_artifacts(session=session, job_id=job.id)
             job.note = f"artifacts deleted by retention at {ctx.now().isoformat()}"
             cleaned.append(job.id)
     return {"jobs": len(cleaned), "artifacts_deleted": deleted, "older_than_days": days}

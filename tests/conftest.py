@@ -20,7 +20,7 @@ from bench.data import benchmarks_dir as _benchmarks_dir
 from core.config import Settings
 from core.db import dispose_engines, get_engine
 from core.migrate import upgrade
-from core.models import Base
+from core.tables import Base
 
 CI = bool(os.environ.get("CI"))
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 from core import schedules
 from core.config import get_settings
 from core.db import session_scope
-from core.models import utcnow
+from core.tables import utcnow
 from workers.schedule import builtin_schedules
 
 logger = logging.getLogger("triops.beat")

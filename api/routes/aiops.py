@@ -13,8 +13,8 @@ from api.deps import ProducerDep, SessionDep, SettingsDep
 from core import incidents as repo
 from core import submission
 from core.errors import NotFound
-from core.models import Incident, Job, JobStatus, LogStream, LogTemplate, utcnow
 from core.pagination import MAX_PAGE
+from core.tables import Incident, Job, JobStatus, LogStream, LogTemplate, utcnow
 from domain.aiops.alerts import parse_payload
 from domain.aiops.incidents import IncidentAction
 

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 from api.deps import SessionDep, SettingsDep
 from api.downloads import blob_response
-from core import datasets
-from core.models import DatasetVersion
+from core import dataset_versions
 from core.storage import BlobStore
+from core.tables import DatasetVersion
 
 router = APIRouter(tags=["dataops"])
 
@@ -50,8 +50,8 @@ class DatasetOut(BaseModel):
 def list_datasets(session: SessionDep) -> list[DatasetOut]:
     """Every dataset with its latest version."""
     out = []
-    for dataset in datasets.list_datasets(session=session):
-        rows = datasets.versions(session=session, name=dataset.name)
+    for dataset in dataset_versions.list_datasets(session=session):
+        rows = dataset_versions.versions(session=session, name=dataset.name)
         out.append(
             DatasetOut(
                 name=dataset.name,
@@ -65,16 +65,16 @@ def list_datasets(session: SessionDep) -> list[DatasetOut]:
 
 
 @router.get("/datasets/{name}", response_model=list[VersionOut])
-def dataset_versions(name: str, session: SessionDep) -> list[DatasetVersion]:
+def list_versions(name: str, session: SessionDep) -> list[DatasetVersion]:
     """The versions of a dataset, newest first."""
-    return datasets.versions(session=session, name=name)
+    return dataset_versions.versions(session=session, name=name)
 
 
 @router.get("/datasets/{name}/versions/{version}", response_model=VersionDetail)
 def dataset_version(name: str, version: int, session: SessionDep) -> VersionDetail:
     """One version: schema, column statistics, lineage upstream (inputs) and downstream."""
-    row = datasets.get_version(session=session, name=name, version=version)
-    below = datasets.downstream(session=session, name=name, version=version)
+    row = dataset_versions.get_version(session=session, name=name, version=version)
+    below = dataset_versions.downstream(session=session, name=name, version=version)
     return VersionDetail(
         **VersionOut.model_validate(row).model_dump(),
         stats=row.stats,
@@ -92,7 +92,7 @@ def download_version(
     name: str, version: int, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:
     """The version's content as Parquet."""
-    row = datasets.get_version(session=session, name=name, version=version)
+    row = dataset_versions.get_version(session=session, name=name, version=version)
     return blob_response(
         BlobStore(settings.artifacts_url),
         row.url,

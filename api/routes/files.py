@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request, UploadFile, status
 
 from api.deps import SessionDep, SettingsDep
 from api.schemas import FileOut
-from core import jobs
+from core import files
 from core.errors import InvalidInput, PayloadTooLarge
-from core.models import StoredFile
 from core.storage import CHUNK_BYTES, BlobStore
+from core.tables import StoredFile
 
 router = APIRouter(tags=["files"])
 
@@ -37,7 +37,7 @@ def upload_file(
     info = BlobStore(settings.files_url).put_chunks(
         (file_id, "data"), _chunks(file), max_bytes=settings.max_upload_bytes
     )
-    stored = jobs.create_file(
+    stored = files.create_file(
         session=session,
         file_id=file_id,
         name=name,

@@ -11,10 +11,10 @@ from fastapi.responses import StreamingResponse
 from api.deps import ProducerDep, SessionDep, SettingsDep
 from api.downloads import blob_response
 from api.schemas import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, JobSubmit
-from core import jobs, submission
-from core.models import Artifact, Job, JobStatus, utcnow
+from core import artifacts, jobs, submission
 from core.pagination import MAX_PAGE
 from core.storage import BlobStore
+from core.tables import Artifact, Job, JobStatus, utcnow
 
 logger = logging.getLogger("triops.api")
 router = APIRouter(tags=["jobs"])
@@ -110,7 +110,7 @@ def cancel_job(job_id: str, session: SessionDep, producer: ProducerDep) -> Job:
 @router.get("/jobs/{job_id}/artifacts", response_model=list[ArtifactOut])
 def list_artifacts(job_id: str, session: SessionDep) -> list[Artifact]:
     """The artifacts a job wrote."""
-    return jobs.list_artifacts(session=session, job_id=job_id)
+    return artifacts.list_artifacts(session=session, job_id=job_id)
 
 
 @router.get(
@@ -122,7 +122,7 @@ def download_artifact(
     job_id: str, name: str, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:
     """Download one artifact."""
-    artifact = jobs.get_artifact(session=session, job_id=job_id, name=name)
+    artifact = artifacts.get_artifact(session=session, job_id=job_id, name=name)
     return blob_response(
         BlobStore(settings.artifacts_url),
         artifact.url,

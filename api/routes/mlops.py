@@ -11,12 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ProducerDep, SessionDep, SettingsDep
 from api.schemas import JobOut, JobSubmit
-from core import jobs, registry, submission
+from core import pipelines, registry, submission
 from core.errors import NotFound
 from core.model_store import ModelCache
-from core.models import MLModel, ModelVersion, Pipeline
 from core.params.common import ALIAS_NAME
 from core.storage import BlobStore
+from core.tables import MLModel, ModelVersion, Pipeline
 
 router = APIRouter(tags=["mlops"])
 
@@ -242,7 +242,7 @@ def predict(
 
 
 def _pipeline_out(session: SessionDep, pipeline: Pipeline) -> PipelineOut:
-    steps = jobs.pipeline_steps(session=session, pipeline_id=pipeline.id)
+    steps = pipelines.pipeline_steps(session=session, pipeline_id=pipeline.id)
     statuses = [s.status for s in steps]
     failed = next((s for s in steps if s.status == "failed"), None)
     if failed is not None:

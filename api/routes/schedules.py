@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from api.deps import ProducerDep, SessionDep
 from api.schemas import JobOut, JobPage
 from core import jobs, schedules
-from core.models import Job, utcnow
 from core.schedules import ScheduleIn, SchedulePatch
+from core.tables import Job, utcnow
 
 router = APIRouter(tags=["schedules"])
 logger = logging.getLogger("triops.api")

@@ -34,7 +34,7 @@ from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from domain.errors import DomainError
-from domain.mlops.datasets import TASKS, Task
+from domain.mlops.training_data import TASKS, Task
 
 # Set by the job itself (its random_state) or by the worker pool (parallelism), not by params.
 RESERVED_PARAMS = {

@@ -11,9 +11,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.pipeline import Pipeline
 
-from domain.mlops.datasets import Dataset, Task
 from domain.mlops.estimators import ESTIMATORS
 from domain.mlops.schema import SchemaError
+from domain.mlops.training_data import Dataset, Task
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc")
 REGRESSION_METRICS = ("rmse", "mae", "r2")

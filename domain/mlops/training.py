@@ -16,10 +16,10 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from domain.mlops.datasets import Dataset, DatasetError, Task
 from domain.mlops.estimators import build_estimator, default_estimator, effective_params
 from domain.mlops.evaluation import compute_metrics, model_classes, predict_with_proba
 from domain.mlops.schema import CATEGORICAL, NUMERIC, feature_schema
+from domain.mlops.training_data import Dataset, DatasetError, Task
 
 # A categorical feature keeps its most frequent categories; rarer ones share one column.
 MAX_CATEGORIES = 100

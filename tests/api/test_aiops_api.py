@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from core import incidents as repo
 from core.config import Settings
 from core.db import session_scope
-from core.models import AlertRecord, utcnow
+from core.tables import AlertRecord, utcnow
 from domain.aiops.correlation import join_open_incidents
 
 NOW = datetime.now(UTC).replace(microsecond=0)

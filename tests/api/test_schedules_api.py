@@ -17,7 +17,7 @@ from core import schedules
 from core.broker import create_celery
 from core.config import Settings
 from core.db import session_scope
-from core.models import Job, JobStatus, Schedule
+from core.tables import Job, JobStatus, Schedule
 from workers.schedule import builtin_schedules
 
 

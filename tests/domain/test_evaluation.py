@@ -14,10 +14,10 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from domain.mlops.datasets import Dataset, load_bundled
 from domain.mlops.evaluation import LOWER_IS_BETTER, compute_metrics, evaluate, gate, predict
 from domain.mlops.schema import SchemaError
 from domain.mlops.training import train
+from domain.mlops.training_data import Dataset, load_bundled
 
 
 @pytest.mark.parametrize("classes", [2, 3, 10])

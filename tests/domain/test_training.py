@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
-from domain.mlops.datasets import (
+from domain.mlops.estimators import EstimatorError
+from domain.mlops.evaluation import predict
+from domain.mlops.schema import records_to_frame
+from domain.mlops.training import TrainingError, build_pipeline, train
+from domain.mlops.training_data import (
     BUNDLED,
     DatasetError,
     fingerprint,
@@ -16,10 +20,6 @@ from domain.mlops.datasets import (
     infer_task,
     load_bundled,
 )
-from domain.mlops.estimators import EstimatorError
-from domain.mlops.evaluation import predict
-from domain.mlops.schema import records_to_frame
-from domain.mlops.training import TrainingError, build_pipeline, train
 
 FAST_FOREST = {"n_estimators": 10}
 

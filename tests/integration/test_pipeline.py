@@ -17,7 +17,7 @@ from core.broker import create_celery
 from core.catalog import get_kind
 from core.db import session_scope
 from core.jobs import create_job, get_job
-from core.models import JobStatus
+from core.tables import JobStatus
 from tests.integration.conftest import TOKEN, Stack
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
-from core.models import DatasetRecord, DatasetVersion
+from core.tables import DatasetRecord, DatasetVersion
 
 
 def list_datasets(*, session: Session) -> list[DatasetRecord]:
