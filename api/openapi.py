@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.schemas import ErrorBody
-from core.catalog import CATALOG
+from core.kinds import CATALOG
 
 REF = "#/components/schemas/"
 

@@ -89,8 +89,8 @@ def run_ours(path: Path, url: str, chunk_rows: int = 100_000) -> dict[str, Any]:
     from sqlalchemy import create_engine
 
     from core import warehouse
-    from domain.dataops.spec import EtlSteps
-    from tasks.dataops import _Pass
+    from core.kinds.dataops import ValidateParams
+    from tasks.etl_pass import EtlPass
     from tasks.readers import read_csv_chunks
 
     engine = create_engine(url)
@@ -98,9 +98,9 @@ def run_ours(path: Path, url: str, chunk_rows: int = 100_000) -> dict[str, Any]:
         conn.exec_driver_sql("DROP TABLE IF EXISTS wh_bench_etl")
         conn.exec_driver_sql("DELETE FROM etl_loads WHERE job_id = 'bench'")
     started = time.perf_counter()
-    steps = EtlSteps.model_validate(SPEC)
+    steps = ValidateParams.model_validate({"source": {"path": path.name}, **SPEC})
     ctx: Any = SimpleNamespace(now=lambda: datetime.now(UTC), progress=lambda *a, **k: None)
-    run = _Pass(ctx, steps, {}, quarantine_path=None)
+    run = EtlPass(ctx, steps, {}, quarantine_path=None)
     with engine.begin() as conn:
         loading = warehouse.Load(
             conn, table="bench_etl", mode="replace", keys=[], job_id="bench", now=ctx.now()

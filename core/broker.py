@@ -9,8 +9,8 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue
 
-from core.catalog import POOL_QUEUES, SYSTEM_QUEUE, longest_time_limit_s, task_routes
 from core.config import Settings
+from core.kinds import POOL_QUEUES, SYSTEM_QUEUE, longest_time_limit_s, task_routes
 
 VISIBILITY_MARGIN_S = 600.0
 """Redis re-delivers an unacknowledged message after the visibility timeout. It must be

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 10
     notification_interval_s: float = 30.0
     aiops_scan_interval_s: float = 0.0
-    aiops_scan_kind: str = "aiops.detect_metric_anomalies"
+    aiops_scan_kind: str = ""  # default: the metric anomaly kind
     aiops_scan_params: dict[str, Any] = {}
 
     # MLOps: recorded with every model version (e.g. a git commit, set by the deploy).
@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # Schedules: a firing up to this late counts as on time; later, its misfire policy
     # (skip, or run once) applies.
     schedule_grace_s: float = Field(default=30.0, ge=0)
+
+    # Modules that declare more job kinds (and name the modules of their bodies), imported
+    # by every process at start: ["mycompany.triops_kinds"].
+    plugins: list[str] = []
 
     # Retries of transient failures (broker, database, network) inside a job.
     max_attempts: int = 3
@@ -230,6 +234,7 @@ class Settings(BaseSettings):
             "TRIOPS_SQL_CONNECTIONS": json.dumps(self.sql_connections),
             "TRIOPS_ETL_SCHEDULES": json.dumps(self.etl_schedules),
             "TRIOPS_ETL_CHUNK_ROWS": str(self.etl_chunk_rows),
+            "TRIOPS_PLUGINS": json.dumps(self.plugins),
         }
         if self.incident_webhook_url:
             env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url

@@ -307,25 +307,3 @@ def check_deployable(
             },
         )
     return row, evaluation
-
-
-def precheck(*, session: Session, kind: str, params: dict[str, Any]) -> None:
-    """What can be refused before a job is queued: unknown model, version or alias (404),
-    a deployment whose gate did not pass (409), nothing to roll back to (409)."""
-    if kind == "mlops.deploy":
-        check_deployable(
-            session=session, name=params["model"], version=params["version"], force=params["force"]
-        )
-    elif kind == "mlops.rollback":
-        rollback_target(session=session, name=params["model"], alias=params["alias"])
-    elif kind == "mlops.evaluate":
-        resolve_version(session=session, name=params["model"], version=params["version"])
-        if params.get("compare_to"):
-            get_model(session=session, name=params["model"])
-    elif kind in ("mlops.predict_batch", "mlops.check_drift"):
-        if params.get("version"):
-            get_version(session=session, name=params["model"], version=params["version"])
-        elif params.get("alias"):
-            resolve_alias(session=session, name=params["model"], alias=params["alias"])
-        else:
-            get_model(session=session, name=params["model"])

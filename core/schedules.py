@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import jobs
-from core.catalog import CATALOG, get_kind
 from core.errors import Conflict, NotFound, TriopsError, Unavailable
+from core.kinds import CATALOG, get_kind
 from core.submission import prepare, send
 from core.tables import Job, JobStatus, Schedule
 from core.validation import human_pattern
@@ -120,7 +120,8 @@ def create(*, session: Session, data: ScheduleIn, now: datetime) -> Schedule:
     """Validate the timing and the params against the kind, then store the schedule."""
     timing = Timing(data.interval_s, data.cron, data.timezone, data.start_at, data.end_at)
     check_timing(timing)
-    _, params = prepare(session=session, kind_name=data.kind, params=data.params)
+    _, model = prepare(session=session, kind_name=data.kind, params=data.params)
+    params = model.model_dump(mode="json")
     if session.scalar(select(Schedule.id).where(Schedule.name == data.name)) is not None:
         raise Conflict(f"a schedule named {data.name!r} exists")
     row = Schedule(
@@ -166,9 +167,8 @@ def change(*, session: Session, ref: str, patch: SchedulePatch, now: datetime) -
     check_timing(timing)
     kind = values.get("kind", row.kind)
     if "kind" in values or "params" in values:
-        _, values["params"] = prepare(
-            session=session, kind_name=kind, params=values.get("params", row.params)
-        )
+        _, model = prepare(session=session, kind_name=kind, params=values.get("params", row.params))
+        values["params"] = model.model_dump(mode="json")
     renamed = values.get("name", row.name) != row.name
     if renamed and session.scalar(select(Schedule.id).where(Schedule.name == values["name"])):
         raise Conflict(f"a schedule named {values['name']!r} exists")
@@ -345,7 +345,7 @@ def _firing_job(session: Session, row: Schedule, *, scheduled_for: datetime | No
     kind = get_kind(row.kind)
     error = None
     try:
-        params = kind.validate_params(row.params)
+        params = kind.validate(row.params).model_dump(mode="json")
     except TriopsError as exc:
         params, error = row.params, exc.to_dict()
     job, _ = jobs.create_job(

@@ -6,20 +6,18 @@ without its job, and a message lost between the two is found by housekeeping.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any, Protocol
 
 from kombu.exceptions import KombuError, OperationalError
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
-from core import dataset_versions, files, jobs
-from core.catalog import JobKind, get_kind
+from core import jobs
 from core.config import Settings
-from core.errors import InvalidInput, NotFound, Unavailable
-from core.params.dataops import Source, table_format
-from core.storage import BlobStore
+from core.errors import InvalidInput, Unavailable
+from core.kinds import JobKind, get_kind
+from core.kinds.common import check_files
 from core.tables import Job, JobStatus, Pipeline, utcnow
 
 
@@ -34,22 +32,12 @@ SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5
 
 def prepare(
     *, session: Session, kind_name: str, params: dict[str, Any]
-) -> tuple[JobKind, dict[str, Any]]:
-    """The kind and its validated params; files the params name must exist."""
+) -> tuple[JobKind[Any], BaseModel]:
+    """The kind and its params, validated; every file the params name must exist."""
     kind = get_kind(kind_name)
-    clean = kind.validate_params(params)
-    file_id = clean.get("file_id")
-    if isinstance(file_id, str):
-        try:
-            record = files.get_file(session=session, file_id=file_id)
-        except NotFound as exc:
-            raise InvalidInput(
-                f"unknown file_id {file_id}: upload it first with POST /api/v1/files",
-                details=[{"loc": ["params", "file_id"], "msg": "file not found"}],
-            ) from exc
-        if kind.file_is_table:
-            table_format(record.name)
-    return kind, clean
+    model = kind.validate(params)
+    check_files(session, model)
+    return kind, model
 
 
 def prepare_all(*, session: Session, items: list[tuple[str, dict[str, Any]]], noun: str) -> None:
@@ -61,86 +49,12 @@ def prepare_all(*, session: Session, items: list[tuple[str, dict[str, Any]]], no
         except InvalidInput as exc:
             problems.append({"index": index, **exc.to_dict()})
     if problems:
-        raise InvalidInput(f"{len(problems)} of {len(items)} {noun} are invalid", details=problems)
-
-
-def precheck(
-    *, session: Session, kind: JobKind, params: dict[str, Any], settings: Settings | None = None
-) -> None:
-    """Refuse at submit what the task would refuse anyway (unknown model, failed gate,
-    unknown SQL connection...)."""
-    connection = (params.get("source") or {}).get("connection")
-    if (
-        connection is not None
-        and settings is not None
-        and (connection not in settings.sql_connections)
-    ):
+        first = problems[0]
         raise InvalidInput(
-            f"unknown connection {connection!r}",
-            details={"known_connections": sorted(settings.sql_connections)},
+            f"{len(problems)} of {len(items)} {noun} are invalid; the first, at index "
+            f"{first['index']}: {first['message']}",
+            details=problems,
         )
-    refs = [(params.get("source") or {}).get("dataset")]
-    if kind.name == "dataops.profile":
-        refs.append(params.get("dataset"))
-    refs += [
-        step.get("dataset") for step in params.get("transforms", []) + params.get("checks", [])
-    ]
-    for ref in filter(None, refs):
-        name, version = str(ref).split("@", 1)
-        dataset_versions.get_version(session=session, name=name, version=int(version))
-    if kind.name in ("dataops.etl", "dataops.validate"):
-        _precheck_columns(session=session, params=params, settings=settings)
-    if kind.name.startswith("mlops."):
-        from core.registry import precheck as registry_precheck
-
-        registry_precheck(session=session, kind=kind.name, params=params)
-
-
-def _precheck_columns(
-    *, session: Session, params: dict[str, Any], settings: Settings | None
-) -> None:
-    """A spec naming columns its source does not have is refused at submit, when the
-    source's columns are known without reading it: a dataset version's schema, or the
-    header of an uploaded CSV or Parquet file. (SQL sources and paths with parameters
-    are checked when the job starts, before anything is loaded.)"""
-    from domain.dataops.spec import EtlSteps, validate_against_columns
-
-    source = Source.model_validate(params["source"])
-    columns: list[str] | None = None
-    if source.dataset is not None:
-        name, version = source.dataset.split("@", 1)
-        row = dataset_versions.get_version(session=session, name=name, version=int(version))
-        columns = [str(c["name"]) for c in row.columns]
-    elif source.file_id is not None and settings is not None:
-        record = files.get_file(session=session, file_id=source.file_id)
-        columns = _file_columns(settings, record.url, record.name, source)
-    if columns is None:
-        return
-    steps = EtlSteps.model_validate(
-        {"transforms": params.get("transforms", []), "checks": params.get("checks", [])}
-    )
-    problems = validate_against_columns(list(steps.transforms), list(steps.checks), columns)
-    if problems:
-        raise InvalidInput(f"the spec does not fit the source: {problems}", details=problems)
-
-
-def _file_columns(settings: Settings, url: str, name: str, source: Source) -> list[str] | None:
-    """The column names of an uploaded CSV (its header line) or Parquet file (its
-    schema); None for other formats or a file that does not read (the job says why)."""
-    import pyarrow.parquet as pq  # here, not at the top: the API process stays light
-
-    kind = source.format_of(name)
-    try:
-        with BlobStore(settings.files_url).open(url) as handle:
-            if kind == "parquet":
-                return [str(c) for c in pq.read_schema(handle).names]
-            if kind == "csv":
-                text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="")
-                header = next(csv.reader(text, delimiter=source.delimiter), None)
-                return header
-    except (OSError, ValueError, csv.Error, NotFound):
-        return None
-    return None
 
 
 def send(*, producer: Producer, job: Job) -> None:
@@ -175,12 +89,12 @@ def submit(
     If the broker cannot take the message, the job is marked failed (so nothing is left
     queued with no message) and Unavailable is raised.
     """
-    kind, clean = prepare(session=session, kind_name=kind_name, params=params)
-    precheck(session=session, kind=kind, params=clean, settings=settings)
+    kind, model = prepare(session=session, kind_name=kind_name, params=params)
+    kind.check(session, model, settings)
     job, created = jobs.create_job(
         session=session,
         kind=kind,
-        params=clean,
+        params=model.model_dump(mode="json"),
         idempotency_key=idempotency_key,
         origin=origin,
         parent_id=parent_id,
@@ -223,14 +137,18 @@ def submit_pipeline(
     """
     prepared = [prepare(session=session, kind_name=k, params=p) for k, p in steps]
     if prepared:
-        precheck(session=session, kind=prepared[0][0], params=prepared[0][1])
+        first_kind, first_params = prepared[0]
+        first_kind.check(session, first_params, None)
     pipeline = Pipeline(name=name, steps=len(prepared), origin=origin)
     session.add(pipeline)
     session.flush()
     rows = []
-    for index, (kind, clean) in enumerate(prepared):
+    for index, (kind, model) in enumerate(prepared):
         job, _ = jobs.create_job(
-            session=session, kind=kind, params=clean, origin=f"pipeline:{pipeline.id}"
+            session=session,
+            kind=kind,
+            params=model.model_dump(mode="json"),
+            origin=f"pipeline:{pipeline.id}",
         )
         job.pipeline_id = pipeline.id
         job.step = index

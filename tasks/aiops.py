@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import incidents as incident_repo
 from core.errors import InvalidInput
-from core.params.aiops import (
+from core.kinds.aiops import (
     AutoResolveParams,
     CorrelateAlertsParams,
     DeliverNotificationsParams,

@@ -31,10 +31,10 @@ from sqlalchemy.exc import OperationalError as SQLOperationalError
 from sqlalchemy.orm import Session
 
 from core import artifacts, dataset_versions, files, jobs, pipelines
-from core.catalog import CATALOG, JobKind
 from core.config import Settings, get_settings
 from core.db import session_scope
 from core.errors import TriopsError, Unavailable
+from core.kinds import CATALOG, JobKind
 from core.storage import BlobStore
 from core.tables import (
     DatasetVersion,
@@ -45,6 +45,7 @@ from core.tables import (
     utcnow,
 )
 from domain.backoff import compute_backoff
+from domain.dataops.refs import DatasetRef
 from domain.errors import DomainError, StateConflict
 
 logger = logging.getLogger("triops.tasks")
@@ -113,15 +114,14 @@ class JobContext:
             yield target
 
     @contextmanager
-    def open_dataset(self, ref: str) -> Iterator[tuple[IO[Any], DatasetVersion]]:
+    def open_dataset(self, ref: DatasetRef) -> Iterator[tuple[IO[Any], DatasetVersion]]:
         """A DataOps dataset version (`name@version`): its Parquet file, opened, and its row."""
-        name, version = ref.split("@", 1)
         with self.session() as session:
-            row = dataset_versions.get_version(session=session, name=name, version=int(version))
+            row = dataset_versions.get_version(session=session, name=ref.name, version=ref.version)
         with BlobStore(self.settings.artifacts_url).open(row.url) as handle:
             yield handle, row
 
-    def dataset_frame(self, ref: str) -> tuple[pd.DataFrame, DatasetVersion]:
+    def dataset_frame(self, ref: DatasetRef) -> tuple[pd.DataFrame, DatasetVersion]:
         """A DataOps dataset version (`name@version`), read whole."""
         with self.open_dataset(ref) as (handle, row):
             return pd.read_parquet(io.BytesIO(handle.read())), row
@@ -183,6 +183,17 @@ class Deferred(dict[str, Any]):
         self.launch = launch
 
 
+def retry_delay_s(settings: Settings, attempt: int) -> float:
+    """Seconds before retrying after a transient failure on `attempt` (from 1)."""
+    return compute_backoff(
+        attempt,
+        factor_s=settings.retry_backoff_s,
+        jitter=0.5,
+        max_backoff_s=settings.retry_max_backoff_s,
+        rand=random.random(),
+    )
+
+
 def error_dict(exc: BaseException) -> dict[str, Any]:
     """A failure as the job row records it: its type and message (and details)."""
     if isinstance(exc, TriopsError):
@@ -216,13 +227,7 @@ class JobTask(Task):
         except SQLOperationalError as exc:
             # The database is down before the job even started: the message goes back
             # to the broker for later, and nothing is lost.
-            delay = compute_backoff(
-                self.request.retries + 1,
-                factor_s=settings.retry_backoff_s,
-                jitter=0.5,
-                max_backoff_s=settings.retry_max_backoff_s,
-                rand=random.random(),
-            )
+            delay = retry_delay_s(settings, self.request.retries + 1)
             logger.warning("job %s: database unavailable at start; retry in %.1f s", job_id, delay)
             raise self.retry(countdown=delay, exc=exc, max_retries=None) from exc
         if started is None:
@@ -242,13 +247,7 @@ class JobTask(Task):
             raise
         except TRANSIENT as exc:
             if attempt < kind.max_attempts:
-                delay = compute_backoff(
-                    attempt,
-                    factor_s=settings.retry_backoff_s,
-                    jitter=0.5,
-                    max_backoff_s=settings.retry_max_backoff_s,
-                    rand=random.random(),
-                )
+                delay = retry_delay_s(settings, attempt)
                 self._record_retry(settings, job_id, exc, delay)
                 raise self.retry(countdown=delay, exc=exc) from exc
             self._record_failure(settings, job_id, exc)
@@ -349,6 +348,53 @@ def mark_failed(settings: Settings, job_id: str, exc: BaseException) -> None:
             error=error_dict(exc),
         )
         pipelines.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
+
+
+class PartTask(Task):
+    """A piece of a job that another task started (the parts and the commit of a split
+    ETL). The job's row stays `running` while its pieces run, so this class does not
+    touch the status; it applies the job's policy: a transient failure is retried with
+    the same backoff as a job, up to the kind's attempts; any other failure, or the last
+    transient one, goes to `give_up`, which a subclass defines (record the error for the
+    commit; fail the job)."""
+
+    abstract = True
+    job_kind: JobKind[Any]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.run(*args, **kwargs)
+        except Retry:
+            raise
+        except TRANSIENT as exc:
+            attempt = self.request.retries + 1
+            if attempt < self.job_kind.max_attempts:
+                delay = retry_delay_s(get_settings(), attempt)
+                logger.warning("%s: transient failure, retry in %.1f s", self.name, delay)
+                raise self.retry(countdown=delay, exc=exc, max_retries=None) from exc
+            return self.give_up(exc, args)
+        except Exception as exc:
+            if not isinstance(exc, TriopsError | DomainError):
+                logger.exception("%s failed", self.name)
+            return self.give_up(exc, args)
+
+    def give_up(self, exc: BaseException, args: tuple[Any, ...]) -> Any:
+        raise exc
+
+
+def part_task(name: str, base: type[PartTask], **options: Any) -> Callable[..., Any]:
+    """Register a piece of a job's work under `base`'s policy, with the job's limits."""
+    kind = base.job_kind
+    return shared_task(
+        name=name,
+        base=base,
+        bind=True,
+        time_limit=kind.time_limit_s,
+        soft_time_limit=kind.soft_time_limit_s,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        **options,
+    )
 
 
 def job_task(name: str) -> Callable[[Callable[[JobContext, Any], dict[str, Any]]], Any]:

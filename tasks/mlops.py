@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from core import registry
 from core.errors import GateFailed, InvalidInput
-from core.model_store import load_model
-from core.params.mlops import (
+from core.kinds.mlops import (
     CheckDriftParams,
     DatasetInput,
     DeployParams,
@@ -26,6 +25,7 @@ from core.params.mlops import (
     RollbackParams,
     TrainParams,
 )
+from core.model_store import load_model
 from core.storage import BlobStore
 from core.submission import submit
 from core.tables import Job, ModelVersion
@@ -58,17 +58,10 @@ def read_frame(ctx: JobContext, file_id: str) -> Table:
 
 def _table(ctx: JobContext, params: DatasetInput) -> Table:
     """The table a job names: a DataOps dataset version or an uploaded file."""
-    if params.dataset is not None:
-        return Table(ctx.dataset_frame(params.dataset.split(":", 1)[1])[0])
+    if (ref := params.dataset_ref) is not None:
+        return Table(ctx.dataset_frame(ref)[0])
     assert params.file_id is not None
     return read_frame(ctx, params.file_id)
-
-
-def _bundled(params: DatasetInput) -> str | None:
-    """The name of the scikit-learn set the params name, if they name one."""
-    if params.dataset is not None and params.dataset.startswith("sklearn:"):
-        return params.dataset.split(":", 1)[1]
-    return None
 
 
 def load_dataset(
@@ -76,7 +69,7 @@ def load_dataset(
 ) -> tuple[Dataset, Table | None]:
     """Features and target of a bundled set, an uploaded CSV or a dataset version, and
     the table they came from (None for a bundled set)."""
-    if (name := _bundled(params)) is not None:
+    if (name := params.bundled) is not None:
         return load_bundled(name), None
     column = params.target or target
     if not column:
@@ -90,7 +83,7 @@ def load_features(
 ) -> tuple[pd.DataFrame, Table | None]:
     """Just the features: a bundled set's, or every column of a table but the target
     (`params.target`, else `target`), and the table they came from."""
-    if (name := _bundled(params)) is not None:
+    if (name := params.bundled) is not None:
         return load_bundled(name).features, None
     table = _table(ctx, params)
     column = params.target or target

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import InvalidInput
-from core.params.dataops import TableFormat as Format
-from core.params.dataops import table_format as format_of
+from core.kinds.common import TableFormat as Format
+from core.kinds.common import table_format as format_of
 
 Chunk = tuple[pd.DataFrame, list[dict[str, Any]]]
 """Rows as read (at most the chunk size), and the broken lines met among them."""

@@ -9,9 +9,9 @@ from celery import current_app
 
 from core import artifacts, jobs, pipelines
 from core.broker import message_ids_in_broker, visibility_timeout_s
-from core.catalog import CATALOG, POOL_QUEUES, SYSTEM_QUEUE
 from core.errors import InvalidInput, Unavailable
-from core.params.system import EchoParams, HousekeepingParams, RetentionParams
+from core.kinds import CATALOG, POOL_QUEUES, SYSTEM_QUEUE
+from core.kinds.system import EchoParams, HousekeepingParams, RetentionParams
 from core.storage import BlobStore
 from core.submission import send
 from core.tables import JobStatus

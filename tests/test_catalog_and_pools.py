@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from core.broker import celery_config, visibility_timeout_s
-from core.catalog import CATALOG, POOL_QUEUES, SYSTEM_QUEUE, get_kind, longest_time_limit_s
 from core.config import Settings
 from core.errors import InvalidInput
+from core.kinds import CATALOG, POOL_QUEUES, SYSTEM_QUEUE, get_kind, longest_time_limit_s
 from workers.pools import pools
 
 

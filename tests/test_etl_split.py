@@ -10,8 +10,8 @@ import itertools
 import pytest
 
 from core.errors import InvalidInput
-from core.params.dataops import Source
-from tasks.dataops import plan_parts
+from core.kinds.dataops import Source
+from tasks.etl_split import plan_parts
 
 
 def _body(rows: int) -> bytes:

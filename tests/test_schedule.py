@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from core.catalog import get_kind
 from core.config import Settings
-from workers.schedule import builtin_schedules
+from core.kinds import builtin_schedules, get_kind
 
 
 def _by_name(settings: Settings) -> dict[str, dict[str, object]]:
@@ -55,7 +54,7 @@ def test_every_scheduled_kind_is_in_the_catalog_with_valid_default_params(
     tmp_path: Path,
 ) -> None:
     for entry in builtin_schedules(Settings.from_env({"TRIOPS_HOME": str(tmp_path)})):
-        get_kind(entry["kind"]).validate_params(entry["params"])
+        get_kind(entry["kind"]).validate(entry["params"])
 
 
 def test_an_etl_spec_can_be_scheduled_nightly_with_yesterdays_date(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from sqlalchemy.exc import OperationalError
 from core import schedules
 from core.config import get_settings
 from core.db import session_scope
+from core.kinds import builtin_schedules
 from core.tables import utcnow
-from workers.schedule import builtin_schedules
 
 logger = logging.getLogger("triops.beat")
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.catalog import POOL_QUEUES
 from core.config import Settings
+from core.kinds import POOL_QUEUES
 from workers.client import ApiError, TriopsClient
 from workers.launcher import say
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.catalog import POOL_QUEUES, SYSTEM_QUEUE
 from core.config import Settings, workers_per_pool_default
+from core.kinds import POOL_QUEUES, SYSTEM_QUEUE
 
 
 @dataclass(frozen=True)

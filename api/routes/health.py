@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.schemas import HealthOut
-from core.catalog import POOL_QUEUES
+from core.kinds import POOL_QUEUES
 
 router = APIRouter(tags=["health"])
 

@@ -12,6 +12,7 @@ from api.deps import ProducerDep, SessionDep, SettingsDep
 from api.downloads import blob_response
 from api.schemas import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, JobSubmit
 from core import artifacts, jobs, submission
+from core.kinds import get_kind
 from core.pagination import MAX_PAGE
 from core.storage import BlobStore
 from core.tables import Artifact, Job, JobStatus, utcnow
@@ -81,6 +82,8 @@ def list_jobs(
     cursor: str | None = None,
 ) -> JobPage:
     """A page of jobs, newest first, filtered by kind and status."""
+    if kind:
+        get_kind(kind)  # an unknown kind is a 422 listing the known ones, not an empty page
     page = jobs.list_jobs(
         session=session, kind=kind, status=status_, parent_id=parent_id, limit=limit, cursor=cursor
     )

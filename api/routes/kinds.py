@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.schemas import KindOut
-from core.catalog import CATALOG
+from core.kinds import CATALOG
 
 router = APIRouter(tags=["kinds"])
 

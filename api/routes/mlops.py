@@ -13,8 +13,8 @@ from api.deps import ProducerDep, SessionDep, SettingsDep
 from api.schemas import JobOut, JobSubmit
 from core import pipelines, registry, submission
 from core.errors import NotFound
+from core.kinds.common import ALIAS_NAME
 from core.model_store import ModelCache
-from core.params.common import ALIAS_NAME
 from core.storage import BlobStore
 from core.tables import MLModel, ModelVersion, Pipeline
 

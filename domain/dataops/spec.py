@@ -29,6 +29,7 @@ from domain.dataops.expression_parser import (
     parse,
     unknown_column_message,
 )
+from domain.dataops.refs import DatasetRef, DatasetRefField
 
 ROW_ID = "_row"
 """The column carrying each row's input row number through the transforms."""
@@ -172,9 +173,6 @@ class Derive(_Model):
     expr: ExpressionText
 
 
-DatasetRef = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,99}@[0-9]{1,9}$")]
-
-
 class Join(_Model):
     """Bring `columns` from a dataset version, matching on the `on` columns.
 
@@ -184,7 +182,7 @@ class Join(_Model):
     """
 
     type: Literal["join"]
-    dataset: DatasetRef
+    dataset: DatasetRefField
     on: ColumnList
     columns: ColumnList
     how: Literal["left", "inner"] = "left"
@@ -327,7 +325,7 @@ class Referential(_Check):
 
     type: Literal["referential"]
     column: ColumnName
-    dataset: DatasetRef
+    dataset: DatasetRefField
     dataset_column: ColumnName | None = None
 
 
@@ -464,7 +462,7 @@ def validate_against_columns(
     return problems
 
 
-def dataset_refs(transforms: list[Any], checks: list[Any]) -> list[str]:
+def dataset_refs(transforms: list[Any], checks: list[Any]) -> list[DatasetRef]:
     """The dataset versions a pipeline reads besides its source (joins, referential checks)."""
     refs = [t.dataset for t in transforms if isinstance(t, Join)]
     refs += [c.dataset for c in checks if isinstance(c, Referential)]

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
 from api.schemas import ErrorBody
-from core.catalog import CATALOG
+from core.kinds import CATALOG
 from tests.api.conftest import upload
 
 UUID = "0b7c1c9e-3f6a-4c4e-9a55-3d2f4b8e1a20"
@@ -182,7 +182,7 @@ def test_post_jobs_documents_each_kinds_params_with_a_valid_example(
         variant = document["components"]["schemas"]["Submit_" + name.replace(".", "_")]
         params_ref = variant["properties"]["params"]["$ref"].rsplit("/", 1)[-1]
         assert params_ref == kind.params_model.__name__
-        kind.validate_params(examples[name]["value"]["params"])
+        kind.validate(examples[name]["value"]["params"])
 
 
 def test_the_api_docs_load_without_a_cdn(client: TestClient) -> None:

@@ -17,8 +17,8 @@ from core import schedules
 from core.broker import create_celery
 from core.config import Settings
 from core.db import session_scope
+from core.kinds import builtin_schedules
 from core.tables import Job, JobStatus, Schedule
-from workers.schedule import builtin_schedules
 
 
 def _builtins(settings: Settings) -> None:

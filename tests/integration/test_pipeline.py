@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from core.broker import create_celery
-from core.catalog import get_kind
 from core.db import session_scope
 from core.jobs import create_job, get_job
+from core.kinds import get_kind
 from core.tables import JobStatus
 from tests.integration.conftest import TOKEN, Stack
 
@@ -149,9 +149,11 @@ def test_housekeeping_resends_a_lost_message_and_fails_a_job_lost_too_often(
     with session_scope(stack.settings) as session:
         # Rows written as the API would, but whose messages never reached Redis.
         lost, _ = create_job(
-            session=session, kind=kind, params=kind.validate_params({"payload": 7})
+            session=session, kind=kind, params=kind.validate({"payload": 7}).model_dump(mode="json")
         )
-        hopeless, _ = create_job(session=session, kind=kind, params=kind.validate_params({}))
+        hopeless, _ = create_job(
+            session=session, kind=kind, params=kind.validate({}).model_dump(mode="json")
+        )
         hopeless.resends = stack.settings.max_resends
     time.sleep(1.2)
     with stack.client() as client:

@@ -1,12 +1,15 @@
-"""Params of the `dataops.*` kinds.
+"""The `dataops.*` kinds: profile, validate and ETL.
 
-The ETL spec's transforms and checks are validated at submit by the domain's own models
-(imported lazily, as they bring pandas), so an unknown transform or check, a bad
-expression or regex is a 422 before anything runs.
+An ETL spec's transforms and checks are the domain's own models
+(`domain.dataops.spec`, standard library and pydantic only), parsed once here at submit
+and once on the worker: an unknown transform or check, a bad expression or regex, or a
+column the source does not have is a 422 before anything runs.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date, timedelta
 from pathlib import PurePosixPath
@@ -20,40 +23,37 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.orm import Session
 
-from core.errors import InvalidInput
-from core.params.common import DATASET_VERSION, FileId, Params
+from core import dataset_versions, files
+from core.config import Settings
+from core.errors import InvalidInput, NotFound
+from core.kinds.common import (
+    AN_UPLOAD,
+    FileId,
+    Params,
+    TableFormat,
+    check_table_file,
+    table_format,
+)
+from core.kinds.kind import JobKind
+from core.storage import BlobStore
 from core.validation import human_pattern
-
-TableFormat = Literal["csv", "jsonl", "parquet"]
-
-NOT_TABLES = {"log": "a log", "gz": "a compressed file", "zip": "a compressed file"}
-"""File name suffixes that are never a table, and what they are instead."""
-
-
-def table_format(name: str, declared: TableFormat | None = None) -> TableFormat:
-    """A file's table format: `declared` when given, else from its name (CSV by default).
-
-    Raises InvalidInput for a name that is never a table (`app.log`), naming what to give.
-    """
-    if declared is not None:
-        return declared
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix in NOT_TABLES:
-        hint = " (logs are read by aiops.parse_logs)" if suffix == "log" else ""
-        raise InvalidInput(
-            f"file {name!r} is {NOT_TABLES[suffix]}, not a table: give a CSV, JSON Lines "
-            f"(.jsonl) or Parquet file{hint}"
-        )
-    return "parquet" if suffix == "parquet" else "jsonl" if suffix in ("jsonl", "json") else "csv"
+from domain.dataops.refs import DatasetRef, DatasetRefField
+from domain.dataops.spec import (
+    Aggregate,
+    Check,
+    Deduplicate,
+    Transform,
+    dataset_refs,
+    validate_against_columns,
+)
 
 
 class ProfileParams(Params):
     file_id: FileId | None = Field(default=None, description="An uploaded CSV file.")
-    dataset: str | None = Field(
-        default=None,
-        pattern=DATASET_VERSION,
-        description="Or a dataset version, NAME@VERSION.",
+    dataset: DatasetRefField | None = Field(
+        default=None, description="Or a dataset version, NAME@VERSION."
     )
     sample_rows: int | None = Field(
         default=None, gt=0, description="Profile only the first N rows (default: all)."
@@ -75,10 +75,8 @@ class Source(BaseModel):
         max_length=1000,
         description="A file under $TRIOPS_HOME/data (relative path).",
     )
-    dataset: str | None = Field(
-        default=None,
-        pattern=DATASET_VERSION,
-        description="A dataset version, NAME@VERSION.",
+    dataset: DatasetRefField | None = Field(
+        default=None, description="A dataset version, NAME@VERSION."
     )
     connection: str | None = Field(
         default=None,
@@ -94,7 +92,7 @@ class Source(BaseModel):
         max_length=20_000,
         description="SELECT to run read-only on the connection; :name binds a parameter.",
     )
-    format: Literal["csv", "jsonl", "parquet"] | None = Field(
+    format: TableFormat | None = Field(
         default=None, description="Default: from the file name (csv otherwise)."
     )
     delimiter: str = Field(default=",", min_length=1, max_length=1)
@@ -163,30 +161,15 @@ class Target(BaseModel):
         return self
 
 
-def _validate_steps(transforms: list[Any], checks: list[Any]) -> None:
-    from pydantic import ValidationError
-
-    from domain.dataops.spec import EtlSteps
-
-    try:
-        EtlSteps.model_validate({"transforms": transforms, "checks": checks})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise ValueError(problems) from exc
-
-
 class ValidateParams(Params):
     source: Source
-    transforms: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
-    checks: list[dict[str, Any]] = Field(default_factory=list, max_length=200)
+    transforms: list[Transform] = Field(default_factory=list, max_length=200)
+    checks: list[Check] = Field(default_factory=list, max_length=200)
 
-    @model_validator(mode="after")
-    def _steps(self) -> ValidateParams:
-        _validate_steps(self.transforms, self.checks)
-        return self
+    @property
+    def lookups(self) -> list[DatasetRef]:
+        """The dataset versions the steps read besides the source (joins, referential)."""
+        return dataset_refs(self.transforms, self.checks)
 
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,39})\}")
@@ -255,7 +238,7 @@ class EtlParams(ValidateParams):
         if self.source.format not in (None, "csv"):
             raise ValueError("parallel splits CSV files only")
         ordered = sorted(
-            {str(t.get("type")) for t in self.transforms} & {"deduplicate", "aggregate"}
+            {t.type for t in self.transforms if isinstance(t, Deduplicate | Aggregate)}
         )
         if ordered:
             raise ValueError(
@@ -276,3 +259,146 @@ class EtlParams(ValidateParams):
         return self.source.model_copy(
             update={"path": substitute(self.source.path, self.resolved_parameters(today))}
         )
+
+
+# ------------------------------------------------------------------------ prechecks
+
+
+def _check_dataset(session: Session, ref: DatasetRef | None) -> None:
+    if ref is not None:
+        dataset_versions.get_version(session=session, name=ref.name, version=ref.version)
+
+
+def _check_profile(session: Session, params: ProfileParams, settings: Settings | None) -> None:
+    check_table_file(session, params.file_id)
+    _check_dataset(session, params.dataset)
+
+
+def _check_spec(session: Session, params: ValidateParams, settings: Settings | None) -> None:
+    """The source and the datasets the steps read exist; a named connection is known;
+    the columns the spec names are the source's, when they are known without reading it."""
+    source = params.source
+    known = sorted(settings.sql_connections) if settings is not None else None
+    if source.connection is not None and known is not None and source.connection not in known:
+        raise InvalidInput(
+            f"unknown connection {source.connection!r}; known: "
+            + (", ".join(known) or "none (set TRIOPS_SQL_CONNECTIONS)"),
+            details={"known_connections": known},
+        )
+    for ref in [source.dataset, *params.lookups]:
+        _check_dataset(session, ref)
+    columns = _source_columns(session, source, settings)
+    if columns is None:
+        return
+    problems = validate_against_columns(params.transforms, params.checks, columns)
+    if problems:
+        raise InvalidInput(f"the spec does not fit the source: {problems}", details=problems)
+
+
+def _source_columns(
+    session: Session, source: Source, settings: Settings | None
+) -> list[str] | None:
+    """The source's columns when they are known without reading it: a dataset version's
+    schema, or the header of an uploaded CSV or Parquet file. (SQL sources and paths with
+    parameters are checked when the job starts, before anything is loaded.)"""
+    if source.dataset is not None:
+        row = dataset_versions.get_version(
+            session=session, name=source.dataset.name, version=source.dataset.version
+        )
+        return [str(c["name"]) for c in row.columns]
+    if source.file_id is not None and settings is not None:
+        record = files.get_file(session=session, file_id=source.file_id)
+        return _file_columns(settings, record.url, source.format_of(record.name), source)
+    return None
+
+
+def _file_columns(
+    settings: Settings, url: str, kind: TableFormat, source: Source
+) -> list[str] | None:
+    """The column names of an uploaded CSV (its header line) or Parquet file (its
+    schema); None for other formats or a file that does not read (the job says why)."""
+    import pyarrow.parquet as pq  # here, not at the top: the API process stays light
+
+    try:
+        with BlobStore(settings.files_url).open(url) as handle:
+            if kind == "parquet":
+                return [str(c) for c in pq.read_schema(handle).names]
+            if kind == "csv":
+                text = io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline="")
+                return next(csv.reader(text, delimiter=source.delimiter), None)
+    except (OSError, ValueError, csv.Error, NotFound):
+        return None
+    return None
+
+
+PROFILE = JobKind(
+    "dataops.profile",
+    "dataops",
+    ProfileParams,
+    "Profiles an uploaded table or a dataset version: rows, columns, dtypes, nulls, basic "
+    "statistics, broken lines.",
+    time_limit_s=1800,
+    example={"file_id": AN_UPLOAD},
+    precheck=_check_profile,
+)
+ETL = JobKind(
+    "dataops.etl",
+    "dataops",
+    EtlParams,
+    "Extracts a file, transforms it, checks it, quarantines bad rows and loads the rest "
+    "into a warehouse table and/or a dataset version.",
+    time_limit_s=3600,
+    example={
+        "source": {"file_id": AN_UPLOAD},
+        "transforms": [{"type": "strip", "columns": ["email"]}],
+        "checks": [{"type": "not_null", "columns": ["email"]}],
+        "target": {"table": "people", "mode": "upsert", "keys": ["id"]},
+    },
+    precheck=_check_spec,
+)
+VALIDATE = JobKind(
+    "dataops.validate",
+    "dataops",
+    ValidateParams,
+    "Runs an ETL spec's checks alone and returns the failure report.",
+    time_limit_s=1800,
+    example={
+        "source": {"file_id": AN_UPLOAD},
+        "checks": [{"type": "not_null", "columns": ["email"]}],
+    },
+    precheck=_check_spec,
+)
+
+KINDS = (PROFILE, ETL, VALIDATE)
+
+
+def schedules(settings: Settings) -> list[dict[str, Any]]:
+    """ETL specs run by beat from TRIOPS_ETL_SCHEDULES."""
+    return [_etl_entry(name, entry) for name, entry in settings.etl_schedules.items()]
+
+
+def _etl_entry(name: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """A scheduled ETL spec: `crontab` (five fields, UTC) or `interval_s`, and `params`."""
+    from domain.schedules import ScheduleError, Timing, check_timing
+
+    params = entry.get("params")
+    if not isinstance(params, dict):
+        raise ValueError(f"ETL schedule {name!r} needs params (the spec)")
+    if "crontab" in entry:
+        timing = Timing(cron=str(entry["crontab"]))
+    elif "interval_s" in entry:
+        timing = Timing(interval_s=float(entry["interval_s"]))
+    else:
+        raise ValueError(f"ETL schedule {name!r} needs crontab or interval_s")
+    try:
+        check_timing(timing)
+    except ScheduleError as exc:
+        raise ValueError(f"ETL schedule {name!r}: {exc}") from exc
+    return {
+        "name": f"etl-{name}",
+        "kind": ETL.name,
+        "interval_s": timing.interval_s,
+        "cron": timing.cron,
+        "params": params,
+        "description": f"ETL {name} from TRIOPS_ETL_SCHEDULES",
+    }

@@ -1,4 +1,5 @@
-"""Params of the `aiops.*` kinds.
+"""The `aiops.*` kinds: log templates and anomalies, metric anomalies, forecasts, alert
+correlation, incident auto-resolve and notifications.
 
 Regexes a user sends (log format, masks, session key) are compiled here, at submit, so
 an invalid one is a 422 naming it rather than a failed job.
@@ -11,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.params.common import NAME_RULE, FileId, Params
+from core.config import Settings
+from core.kinds.common import AN_UPLOAD, NAME_RULE, FileId, Params, every
+from core.kinds.kind import JobKind
 from core.validation import human_pattern
 
 StreamName = Field(
@@ -210,3 +213,130 @@ class AutoResolveParams(Params):
 
 class DeliverNotificationsParams(Params):
     limit: int = Field(default=100, ge=1, le=1000)
+
+
+HDFS_FORMAT = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
+
+PARSE_LOGS = JobKind(
+    "aiops.parse_logs",
+    "aiops",
+    ParseLogsParams,
+    "Mines log templates (file or inline lines, optional stream); writes structured.csv "
+    "and templates.csv.",
+    time_limit_s=1800,
+    example={
+        "lines": [
+            "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for "
+            "block blk_38865049064139660 terminating"
+        ],
+        "log_format": HDFS_FORMAT,
+        "stream": "hdfs",
+    },
+)
+DETECT_LOG_ANOMALIES = JobKind(
+    "aiops.detect_log_anomalies",
+    "aiops",
+    DetectLogAnomaliesParams,
+    "Finds anomalous time windows or sessions of a log from its event-count vectors.",
+    time_limit_s=1800,
+    example={
+        "file_id": AN_UPLOAD,
+        "log_format": HDFS_FORMAT,
+        "group_by": "window",
+        "window_s": 300,
+    },
+)
+DETECT_METRIC_ANOMALIES = JobKind(
+    "aiops.detect_metric_anomalies",
+    "aiops",
+    DetectMetricAnomaliesParams,
+    "Flags anomalous points and windows of a metric series (trend and seasonality aware); "
+    "writes a PNG chart.",
+    time_limit_s=900,
+    example={"file_id": AN_UPLOAD},
+)
+CORRELATE_ALERTS = JobKind(
+    "aiops.correlate_alerts",
+    "aiops",
+    CorrelateAlertsParams,
+    "Folds alerts not yet in an incident into open incidents or new ones, with a "
+    "probable root cause and a timeline.",
+    time_limit_s=600,
+    example={"window_s": 600, "group_by": ["service"]},
+)
+AUTO_RESOLVE_INCIDENTS = JobKind(
+    "aiops.auto_resolve_incidents",
+    "aiops",
+    AutoResolveParams,
+    "Resolves incidents that have been quiet long enough.",
+    time_limit_s=300,
+    max_attempts=1,
+    example={"quiet_s": 1800},
+)
+DELIVER_NOTIFICATIONS = JobKind(
+    "aiops.deliver_notifications",
+    "aiops",
+    DeliverNotificationsParams,
+    "Delivers pending incident webhooks (retried with backoff, at least once).",
+    time_limit_s=300,
+    max_attempts=1,
+    example={"limit": 100},
+)
+FORECAST_CAPACITY = JobKind(
+    "aiops.forecast_capacity",
+    "aiops",
+    ForecastCapacityParams,
+    "Forecasts a resource series with a prediction interval and the time until a "
+    "threshold is crossed; writes a PNG chart.",
+    time_limit_s=900,
+    example={"file_id": AN_UPLOAD, "threshold": 90, "horizon_s": 604800},
+)
+
+KINDS = (
+    PARSE_LOGS,
+    DETECT_LOG_ANOMALIES,
+    DETECT_METRIC_ANOMALIES,
+    CORRELATE_ALERTS,
+    AUTO_RESOLVE_INCIDENTS,
+    DELIVER_NOTIFICATIONS,
+    FORECAST_CAPACITY,
+)
+
+
+def schedules(settings: Settings) -> list[dict[str, Any]]:
+    entries = [
+        # A sweep catches alerts that arrived while a correlation job was running.
+        every(
+            "alert-correlation",
+            CORRELATE_ALERTS,
+            settings.correlation_interval_s,
+            "group new alerts into incidents",
+        ),
+        every(
+            "incident-auto-resolve",
+            AUTO_RESOLVE_INCIDENTS,
+            settings.auto_resolve_interval_s,
+            "resolve incidents quiet for TRIOPS_INCIDENT_QUIET_S",
+        ),
+    ]
+    if settings.incident_webhook_url:
+        entries.append(
+            every(
+                "incident-notifications",
+                DELIVER_NOTIFICATIONS,
+                settings.notification_interval_s,
+                "deliver incident webhooks",
+            )
+        )
+    if settings.aiops_scan_interval_s > 0:
+        # The example periodic scan: off by default; e.g. a metric file checked hourly.
+        entry = every(
+            "aiops-scan",
+            DETECT_METRIC_ANOMALIES,
+            settings.aiops_scan_interval_s,
+            "the configured AIOps scan",
+            settings.aiops_scan_params,
+        )
+        entry["kind"] = settings.aiops_scan_kind or DETECT_METRIC_ANOMALIES.name
+        entries.append(entry)
+    return entries
