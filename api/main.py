@@ -8,7 +8,7 @@ from fastapi_offline import FastAPIOffline
 from api.deps import require_token
 from api.errors import EXCEPTION_HANDLERS
 from api.openapi import build_openapi
-from api.routes import aiops, dataops, files, health, jobs, kinds, mlops, schedules
+from api.routes import aiops, dataops, files, health, jobs, kinds, mlops, pipelines, schedules
 from core.broker import create_celery
 from core.config import Settings, get_settings
 from core.db import session_factory
@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (default: from the environment)."""
     settings = settings or get_settings()
     protected = APIRouter(dependencies=[Depends(require_token)])
-    for module in (kinds, files, jobs, aiops, mlops, dataops, schedules):
+    for module in (kinds, files, jobs, pipelines, aiops, mlops, dataops, schedules):
         protected.include_router(module.router)
     app = FastAPIOffline(  # Swagger UI and ReDoc served from the package: no CDN
         title="triops",

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.schemas import ErrorBody
+from api.schemas.jobs import ErrorBody
 from core.kinds import CATALOG
 
 REF = "#/components/schemas/"

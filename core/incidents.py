@@ -15,8 +15,11 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from core import jobs, submission
 from core.errors import InvalidInput, NotFound
+from core.kinds.aiops import CORRELATE_ALERTS
 from core.pagination import fetch_page
+from core.submission import Producer
 from core.tables import AlertRecord, Incident, IncidentEvent, Notification, new_id
 from domain.aiops.alerts import Alert, dedupe, is_repeat
 from domain.aiops.correlation import AlertGroup, JoinPlan, OpenIncident
@@ -532,3 +535,20 @@ def record_delivery(
     session.add(
         IncidentEvent(**_event(notification.incident_id, now, kind, message, actor="triops"))
     )
+
+
+def queue_correlation(*, session: Session, producer: Producer) -> str:
+    """The id of a correlation job that will take the alerts stored so far: the one
+    already waiting, else a new one (one waiting at a time is enough: it takes every
+    alert stored before it starts)."""
+    waiting = jobs.queued_job_of_kind(session=session, kind=CORRELATE_ALERTS.name)
+    if waiting is not None:
+        return waiting
+    job, _ = submission.submit(
+        session=session,
+        producer=producer,
+        kind_name=CORRELATE_ALERTS.name,
+        params={},
+        origin="alerts",
+    )
+    return job.id

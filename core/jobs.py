@@ -91,6 +91,10 @@ def _same_request_or_conflict(job: Job, digest: str) -> Job:
     return job
 
 
+def find_job(*, session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
 def get_job(*, session: Session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None:
@@ -130,6 +134,13 @@ def list_jobs(
         query = query.where(Job.schedule_id == schedule_id)
     jobs, next_cursor = fetch_page(session, query, cursor, Job.created_at, Job.id, limit)
     return Page(jobs=jobs, next_cursor=next_cursor)
+
+
+def queued_job_of_kind(*, session: Session, kind: str) -> str | None:
+    """The id of a job of `kind` still waiting in its queue, if there is one."""
+    return session.scalar(
+        select(Job.id).where(Job.kind == kind, Job.status == JobStatus.QUEUED).limit(1)
+    )
 
 
 def mark_enqueued(*, session: Session, job: Job, now: datetime) -> None:

@@ -6,11 +6,35 @@ Session first, keyword-only arguments; callers own the transaction.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.tables import FINISHED, Job, JobStatus
+from core.errors import NotFound
+from core.tables import FINISHED, Job, JobStatus, Pipeline
+
+
+def get_pipeline(*, session: Session, pipeline_id: str) -> Pipeline:
+    found = session.get(Pipeline, pipeline_id)
+    if found is None:
+        raise NotFound(f"pipeline {pipeline_id} not found")
+    return found
+
+
+def earlier_results(*, session: Session, job_id: str, kind: str) -> list[dict[str, Any]]:
+    """The results of the steps of `kind` before this job in its pipeline, latest first
+    (empty when the job is not a pipeline step)."""
+    me = session.get(Job, job_id)
+    if me is None or me.pipeline_id is None:
+        return []
+    earlier = session.scalars(
+        select(Job)
+        .where(Job.pipeline_id == me.pipeline_id, Job.kind == kind)
+        .where(Job.step < (me.step or 0))
+        .order_by(Job.step.desc())
+    )
+    return [dict(step.result) for step in earlier if step.result]
 
 
 def pipeline_steps(*, session: Session, pipeline_id: str) -> list[Job]:

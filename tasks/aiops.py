@@ -6,16 +6,15 @@ import csv
 import io
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, select
-from sqlalchemy.orm import Session
 
 from core import incidents as incident_repo
+from core import log_streams
 from core.errors import InvalidInput
 from core.kinds.aiops import (
     AutoResolveParams,
@@ -28,7 +27,7 @@ from core.kinds.aiops import (
     ParseLogsParams,
     SeriesInput,
 )
-from core.tables import LogStream, LogStreamJob, LogTemplate, event_id
+from core.tables import event_id
 from domain.aiops.alerts import parse_alert
 from domain.aiops.charts import anomaly_chart_png, forecast_chart_png
 from domain.aiops.correlation import join_open_incidents
@@ -157,51 +156,32 @@ def _parse_into_stream(
     # extended the stream meanwhile (its line count is the version); else parse again.
     for _ in range(STREAM_RETRIES):
         with ctx.session() as session:
-            done = session.get(LogStreamJob, (name, ctx.job_id))
+            done = log_streams.job_result(session=session, name=name, job_id=ctx.job_id)
             if done is not None:  # this job already extended the stream: same answer again
-                return dict(done.result)
-            stream = session.get(LogStream, name)
+                return done
+            stream = log_streams.find_stream(session=session, name=name)
             version = stream.line_count if stream else None
             miner = LogTemplateMiner.from_state(stream.state) if stream else None
         parsed = _parse(lines, params, miner)
         _save_parse_artifacts(ctx, parsed)
         summary = _parse_summary(parsed, name)
         with ctx.session() as session:
-            stream = session.scalar(
-                select(LogStream).where(LogStream.name == name).with_for_update()
-            )
+            stream = log_streams.find_stream(session=session, name=name, lock=True)
             if (stream.line_count if stream else None) != version:
                 continue
-            if stream is None:
-                stream = LogStream(name=name, state={}, created_at=ctx.now())
-                session.add(stream)
-            stream.state = parsed.miner.to_state()
-            stream.template_count = parsed.miner.template_count
-            stream.line_count = parsed.miner.lines_seen
-            stream.updated_at = ctx.now()
-            session.flush()
-            _save_stream_templates(session, name, parsed.miner, ctx.now())
-            session.add(LogStreamJob(stream=name, job_id=ctx.job_id, result=summary))
+            log_streams.save_stream(
+                session=session,
+                name=name,
+                state=parsed.miner.to_state(),
+                template_count=parsed.miner.template_count,
+                line_count=parsed.miner.lines_seen,
+                templates=[(t.template_id, t.template, t.count) for t in parsed.miner.templates()],
+                job_id=ctx.job_id,
+                result=summary,
+                now=ctx.now(),
+            )
         return summary
     raise InvalidInput(f"log stream {name!r} is being extended by other jobs; try again")
-
-
-def _save_stream_templates(
-    session: Session, name: str, miner: LogTemplateMiner, now: datetime
-) -> None:
-    session.execute(delete(LogTemplate).where(LogTemplate.stream == name))
-    rows = [
-        {
-            "stream": name,
-            "template_id": t.template_id,
-            "template": t.template,
-            "count": t.count,
-            "updated_at": now,
-        }
-        for t in miner.templates()
-    ]
-    if rows:
-        session.execute(insert(LogTemplate), rows)
 
 
 def _timestamps(parsed: ParseResult, params: DetectLogAnomaliesParams) -> pd.Series:

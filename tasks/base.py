@@ -38,7 +38,6 @@ from core.kinds import CATALOG, JobKind
 from core.storage import BlobStore
 from core.tables import (
     DatasetVersion,
-    Job,
     JobStatus,
     StoredFile,
     artifact_download_path,
@@ -270,7 +269,7 @@ class JobTask(Task):
             job = jobs.start_attempt(session=session, job_id=job_id, worker=worker, now=utcnow())
             if job is None:
                 logger.info("job %s is finished or unknown; message dropped", job_id)
-                stored = session.get(Job, job_id)
+                stored = jobs.find_job(session=session, job_id=job_id)
                 if stored is not None and stored.status == JobStatus.CANCELLED:
                     pipelines.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
                     session.commit()

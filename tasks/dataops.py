@@ -13,11 +13,12 @@ from typing import Any
 
 from celery import chord
 
+from core import jobs
 from core.config import get_settings
 from core.db import session_scope
 from core.kinds.dataops import ETL, EtlParams, ProfileParams, ValidateParams
 from core.storage import BlobStore
-from core.tables import Job, JobStatus
+from core.tables import JobStatus
 from domain.dataops.profile import profile_frame
 from tasks.base import (
     Deferred,
@@ -145,7 +146,7 @@ def etl_commit(
     send the pipeline step after this job, `rest`, that was held back)."""
     settings = get_settings()
     with session_scope(settings) as session:
-        job = session.get(Job, job_id)
+        job = jobs.find_job(session=session, job_id=job_id)
         if job is None or job.status != JobStatus.RUNNING:
             return  # finished (a repeated commit) or cancelled
     result = commit_parts(settings, job_id, sorted(parts, key=lambda p: p["index"]))

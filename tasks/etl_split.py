@@ -19,12 +19,12 @@ from typing import Any
 
 import pandas as pd
 
+from core import jobs
 from core.config import Settings
 from core.db import session_scope
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput
 from core.kinds.dataops import ETL, EtlParams, Source
 from core.storage import BlobStore
-from core.tables import Job
 from domain.dataops.spec import ROW_ID
 from domain.dataops.stream import ChunkChecks
 from tasks.base import JobContext
@@ -86,9 +86,7 @@ def check_split_source(ctx: JobContext, source: Source) -> None:
 
 def job_params(settings: Settings, job_id: str) -> tuple[EtlParams, int]:
     with session_scope(settings) as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise NotFound(f"job {job_id} not found")
+        job = jobs.get_job(session=session, job_id=job_id)
         return EtlParams.model_validate(job.params), job.attempts
 
 

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import sklearn
 from celery import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import registry
+from core import pipelines, registry
 from core.errors import GateFailed, InvalidInput
 from core.kinds.mlops import (
+    TRAIN,
     CheckDriftParams,
     DatasetInput,
     DeployParams,
@@ -28,7 +28,7 @@ from core.kinds.mlops import (
 from core.model_store import load_model
 from core.storage import BlobStore
 from core.submission import submit
-from core.tables import Job, ModelVersion
+from core.tables import ModelVersion
 from domain.mlops.drift import check_drift as drift_report
 from domain.mlops.drift import reference_profile
 from domain.mlops.evaluation import evaluate as evaluate_pipeline
@@ -286,18 +286,10 @@ def _pipeline_version(ctx: JobContext, model: str, version: int | str) -> int | 
     if version != "latest":
         return version
     with ctx.session() as session:
-        me = session.get(Job, ctx.job_id)
-        if me is None or me.pipeline_id is None:
-            return version
-        earlier = session.scalars(
-            select(Job)
-            .where(Job.pipeline_id == me.pipeline_id, Job.kind == "mlops.train")
-            .where(Job.step < (me.step or 0))
-            .order_by(Job.step.desc())
-        )
-        for step in earlier:
-            if step.result and step.result.get("model") == model:
-                return int(step.result["version"])
+        earlier = pipelines.earlier_results(session=session, job_id=ctx.job_id, kind=TRAIN.name)
+    for result in earlier:
+        if result.get("model") == model:
+            return int(result["version"])
     return version
 
 

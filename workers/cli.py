@@ -335,6 +335,8 @@ def etl() -> None:
 @click.option("--wait", is_flag=True, help="Wait for the run(s) and print the results.")
 def etl_run(spec: str, params: tuple[str, ...], span: str | None, wait: bool) -> None:
     """Run an ETL SPEC (YAML or JSON: source, transforms, checks, target)."""
+    from core.kinds.dataops import ETL
+
     loaded = _load_mapping(spec, "the spec")
     fixed = {k: str(v) for k, v in (parse_param(p) for p in params)}
     runs = [fixed]
@@ -343,14 +345,14 @@ def etl_run(spec: str, params: tuple[str, ...], span: str | None, wait: bool) ->
         runs = [{**fixed, name: value} for value in values]
     steps = [
         {
-            "kind": "dataops.etl",
+            "kind": ETL.name,
             "params": {**loaded, "parameters": {**loaded.get("parameters", {}), **run}},
         }
         for run in runs
     ]
     with _client() as client:
         if len(steps) == 1:
-            ids = [client.submit("dataops.etl", steps[0]["params"])["id"]]
+            ids = [client.submit(ETL.name, steps[0]["params"])["id"]]
         else:
             body = client.create_pipeline(steps, name=f"backfill {spec}")
             ids = [step["id"] for step in body["steps"]]

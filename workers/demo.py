@@ -13,6 +13,10 @@ from typing import Any
 
 from core.config import Settings
 from core.kinds import POOL_QUEUES
+from core.kinds.aiops import PARSE_LOGS
+from core.kinds.dataops import PROFILE
+from core.kinds.mlops import TRAIN
+from core.kinds.system import ECHO
 from workers.client import ApiError, TriopsClient
 from workers.launcher import say
 
@@ -99,12 +103,12 @@ def summarise(job: dict[str, Any]) -> str:
     result = job.get("result") or {}
     if job["status"] != "succeeded":
         return json.dumps(job.get("error"))
-    if job["kind"] == "aiops.parse_logs":
+    if job["kind"] == PARSE_LOGS.name:
         top = [t["template"] for t in result.get("templates", [])[:3]]
         return f"{result.get('lines')} lines, {result.get('template_count')} templates, e.g. {top}"
-    if job["kind"] == "mlops.train":
+    if job["kind"] == TRAIN.name:
         return f"metrics {result.get('metrics')}, model sha256 {result['artifact']['sha256'][:12]}…"
-    if job["kind"] == "dataops.profile":
+    if job["kind"] == PROFILE.name:
         return f"{result.get('rows')} rows × {result.get('columns')} columns"
     return json.dumps(result)[:200]
 
@@ -149,15 +153,15 @@ def run_demo(settings: Settings, *, stop: threading.Event) -> None:
             table = client.upload(sample_csv(Path(tmp) / "servers.csv"))
         submissions = [
             (
-                "aiops.parse_logs",
+                PARSE_LOGS.name,
                 {
                     "file_id": log["id"],
                     "log_format": "<Date> <Time> <Pid> <Level> <Component>: <Content>",
                 },
             ),
-            ("mlops.train", {"dataset": "sklearn:breast_cancer"}),
-            ("dataops.profile", {"file_id": table["id"]}),
-            ("system.echo", {"payload": {"hello": "triops"}}),
+            (TRAIN.name, {"dataset": "sklearn:breast_cancer"}),
+            (PROFILE.name, {"file_id": table["id"]}),
+            (ECHO.name, {"payload": {"hello": "triops"}}),
         ]
         submitted = []
         for kind, params in submissions:

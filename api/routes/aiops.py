@@ -2,136 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, status
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from api.deps import ProducerDep, SessionDep, SettingsDep
+from api.schemas.aiops import (
+    Action,
+    AlertOut,
+    AlertsAccepted,
+    EventOut,
+    IncidentDetail,
+    IncidentOut,
+    IncidentPage,
+    Note,
+    StreamTemplates,
+    TemplateOut,
+)
 from core import incidents as repo
-from core import submission
-from core.errors import NotFound
+from core import log_streams
 from core.pagination import MAX_PAGE
-from core.tables import Incident, Job, JobStatus, LogStream, LogTemplate, utcnow
+from core.tables import Incident, utcnow
 from domain.aiops.alerts import parse_payload
 from domain.aiops.incidents import IncidentAction
 
 router = APIRouter(tags=["aiops"])
-
-
-class AlertsAccepted(BaseModel):
-    received: int
-    new: int
-    updated: int
-    source: str
-    correlation_job_id: str | None
-
-
-class IncidentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    title: str
-    status: str
-    severity: str
-    services: list[str]
-    root_cause: dict[str, Any]
-    alert_count: int
-    started_at: datetime
-    last_alert_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    resolved_at: datetime | None
-    resolved_by: str | None
-    created_at: datetime
-
-
-class EventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    at: datetime
-    type: str
-    actor: str | None
-    message: str | None
-    data: dict[str, Any]
-
-
-class AlertOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    fingerprint: str
-    source: str
-    service: str
-    severity: str
-    status: str
-    labels: dict[str, Any]
-    message: str
-    starts_at: datetime
-    ends_at: datetime | None
-    last_seen_at: datetime
-    count: int
-
-
-class IncidentDetail(IncidentOut):
-    alerts: list[AlertOut]
-    timeline: list[EventOut]
-
-
-class IncidentPage(BaseModel):
-    incidents: list[IncidentOut]
-    next_cursor: str | None
-
-
-class Action(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    by: str = Field(default="api", max_length=200, description="Who acts.")
-    note: str | None = Field(default=None, max_length=10_000)
-
-
-class Note(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(min_length=1, max_length=10_000)
-    by: str = Field(default="api", max_length=200)
-
-
-class TemplateOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str = Field(description="The template's id, as in job results: E1, E2, ...")
-    template: str
-    count: int
-
-
-class StreamTemplates(BaseModel):
-    stream: str
-    line_count: int
-    template_count: int
-    updated_at: datetime
-    templates: list[TemplateOut]
-
-
-def _ensure_correlation_job(session: SessionDep, producer: ProducerDep) -> str:
-    """One correlation job waiting at a time: it takes every alert stored before it starts."""
-    waiting = session.scalar(
-        select(Job.id)
-        .where(Job.kind == "aiops.correlate_alerts", Job.status == JobStatus.QUEUED)
-        .limit(1)
-    )
-    if waiting is not None:
-        return waiting
-    job, _ = submission.submit(
-        session=session,
-        producer=producer,
-        kind_name="aiops.correlate_alerts",
-        params={},
-        origin="alerts",
-    )
-    return job.id
 
 
 @router.post("/alerts", response_model=AlertsAccepted, status_code=status.HTTP_202_ACCEPTED)
@@ -144,7 +39,7 @@ def post_alerts(
     batch = parse_payload(payload, received_at=utcnow())
     stored = repo.ingest_alerts(session=session, alerts=batch.alerts, now=utcnow())
     session.commit()
-    job_id = _ensure_correlation_job(session, producer) if batch.alerts else None
+    job_id = repo.queue_correlation(session=session, producer=producer) if batch.alerts else None
     return AlertsAccepted(
         received=stored.received,
         new=stored.new,
@@ -261,15 +156,8 @@ def stream_templates(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> StreamTemplates:
     """The templates a log stream has accumulated, most frequent first."""
-    found = session.get(LogStream, stream)
-    if found is None:
-        raise NotFound(f"log stream {stream!r} not found")
-    templates = session.scalars(
-        select(LogTemplate)
-        .where(LogTemplate.stream == stream)
-        .order_by(LogTemplate.count.desc(), LogTemplate.template_id)
-        .limit(limit)
-    )
+    found = log_streams.get_stream(session=session, name=stream)
+    templates = log_streams.list_templates(session=session, name=stream, limit=limit)
     return StreamTemplates(
         stream=stream,
         line_count=found.line_count,

@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict
 
 from api.deps import SessionDep, SettingsDep
 from api.downloads import blob_response
+from api.schemas.dataops import DatasetOut, VersionDetail, VersionOut
 from core import dataset_versions
 from core.storage import BlobStore
 from core.tables import DatasetVersion
 
 router = APIRouter(tags=["dataops"])
-
-
-class VersionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    dataset: str
-    version: int
-    fingerprint: str
-    rows: int
-    columns: list[Any]
-    sha256: str
-    size: int
-    job_id: str | None
-    created_at: datetime
-
-
-class VersionDetail(VersionOut):
-    stats: dict[str, Any]
-    upstream: list[Any]
-    downstream: list[str]
-
-
-class DatasetOut(BaseModel):
-    name: str
-    latest_version: int | None
-    versions: int
-    created_at: datetime
-    updated_at: datetime
 
 
 @router.get("/datasets", response_model=list[DatasetOut])

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request, UploadFile, status
 
 from api.deps import SessionDep, SettingsDep
-from api.schemas import FileOut
+from api.schemas.jobs import FileOut
 from core import files
 from core.errors import InvalidInput, PayloadTooLarge
 from core.storage import CHUNK_BYTES, BlobStore

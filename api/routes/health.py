@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from api.schemas import HealthOut
+from api.schemas.jobs import HealthOut
+from core.db import ping
 from core.kinds import POOL_QUEUES
 
 router = APIRouter(tags=["health"])
@@ -35,7 +35,7 @@ def health(request: Request) -> JSONResponse:
     workers: dict[str, list[str]] = {pool: [] for pool in POOL_QUEUES}
     try:
         with request.app.state.sessionmaker() as session:
-            session.execute(text("SELECT 1"))
+            ping(session)
     except Exception as exc:
         database = {"ok": False, "error": type(exc).__name__}
     celery = request.app.state.celery

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import ProducerDep, SessionDep, SettingsDep
 from api.downloads import blob_response
-from api.schemas import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, JobSubmit
+from api.schemas.jobs import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, JobSubmit
 from core import artifacts, jobs, submission
 from core.kinds import get_kind
 from core.pagination import MAX_PAGE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.schemas import KindOut
+from api.schemas.jobs import KindOut
 from core.kinds import CATALOG
 
 router = APIRouter(tags=["kinds"])

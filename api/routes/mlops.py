@@ -1,136 +1,30 @@
-"""MLOps resources: the model registry, online prediction, pipelines."""
+"""MLOps resources: the model registry and online prediction."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query
 
-from api.deps import ProducerDep, SessionDep, SettingsDep
-from api.schemas import JobOut, JobSubmit
-from core import pipelines, registry, submission
-from core.errors import NotFound
+from api.deps import SessionDep, SettingsDep
+from api.schemas.mlops import (
+    DeploymentOut,
+    DriftOut,
+    EvaluationOut,
+    ModelOut,
+    PredictIn,
+    PredictOut,
+    VersionDetail,
+    VersionOut,
+)
+from core import registry
 from core.kinds.common import ALIAS_NAME
 from core.model_store import ModelCache
 from core.storage import BlobStore
-from core.tables import MLModel, ModelVersion, Pipeline
+from core.tables import MLModel, ModelVersion
 
 router = APIRouter(tags=["mlops"])
-
-
-class VersionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    model_name: str
-    version: int
-    job_id: str | None
-    task: str
-    estimator: str
-    params: dict[str, Any]
-    metrics: dict[str, Any]
-    cv: dict[str, Any] | None
-    feature_schema: list[Any]
-    classes: list[Any] | None
-    dataset: str
-    target: str | None
-    data_fingerprint: str
-    train_rows: int
-    test_rows: int
-    library_versions: dict[str, Any]
-    code_version: str | None
-    artifact_sha256: str
-    artifact_size: int
-    created_at: datetime
-
-
-class EvaluationOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    job_id: str | None
-    dataset: str
-    data_fingerprint: str
-    metrics: dict[str, Any]
-    verdict: str | None
-    reasons: list[Any]
-    checks: list[Any]
-    compared_to: str | None
-    live_version: int | None
-    created_at: datetime
-
-
-class DriftOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    version: int
-    job_id: str | None
-    dataset: str
-    drift: bool
-    retrain_job_id: str | None
-    created_at: datetime
-    report: dict[str, Any]
-
-
-class VersionDetail(VersionOut):
-    aliases: list[str]
-    evaluations: list[EvaluationOut]
-    lineage: dict[str, Any]
-
-
-class ModelOut(BaseModel):
-    name: str
-    task: str
-    aliases: dict[str, int]
-    latest_version: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class DeploymentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    alias: str
-    action: str
-    from_version: int | None
-    to_version: int
-    job_id: str | None
-    actor: str
-    reason: str | None
-    at: datetime
-
-
-class PredictIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
-
-
-class PredictOut(BaseModel):
-    model: str
-    version: int
-    alias: str | None
-    predictions: list[Any]
-    probabilities: list[dict[str, float]] | None
-    latency_ms: float
-
-
-class PipelineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, max_length=200)
-    steps: list[JobSubmit] = Field(min_length=1, max_length=50)
-
-
-class PipelineOut(BaseModel):
-    id: str
-    name: str | None
-    status: str
-    stopped_at: int | None
-    reason: str | None
-    created_at: datetime
-    steps: list[JobOut]
 
 
 def _model_out(session: SessionDep, model: MLModel) -> ModelOut:
@@ -239,52 +133,3 @@ def predict(
         probabilities=probabilities,
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
     )
-
-
-def _pipeline_out(session: SessionDep, pipeline: Pipeline) -> PipelineOut:
-    steps = pipelines.pipeline_steps(session=session, pipeline_id=pipeline.id)
-    statuses = [s.status for s in steps]
-    failed = next((s for s in steps if s.status == "failed"), None)
-    if failed is not None:
-        state = "failed"
-    elif all(s == "succeeded" for s in statuses):
-        state = "succeeded"
-    elif any(s == "cancelled" for s in statuses):
-        state = "cancelled"
-    elif any(s in ("running", "retrying") for s in statuses) or "succeeded" in statuses:
-        state = "running"
-    else:
-        state = "queued"
-    return PipelineOut(
-        id=pipeline.id,
-        name=pipeline.name,
-        status=state,
-        stopped_at=failed.step if failed else None,
-        reason=(failed.error or {}).get("message") if failed else None,
-        created_at=pipeline.created_at,
-        steps=[JobOut.model_validate(s) for s in steps],
-    )
-
-
-@router.post("/pipelines", response_model=PipelineOut, status_code=status.HTTP_202_ACCEPTED)
-def create_pipeline(body: PipelineIn, session: SessionDep, producer: ProducerDep) -> PipelineOut:
-    """Run steps in order as a Celery chain; a failed step (or gate) stops the rest."""
-    submission.prepare_all(
-        session=session, items=[(s.kind, s.params) for s in body.steps], noun="steps"
-    )
-    pipeline = submission.submit_pipeline(
-        session=session,
-        producer=producer,
-        steps=[(s.kind, s.params) for s in body.steps],
-        name=body.name,
-    )
-    return _pipeline_out(session, pipeline)
-
-
-@router.get("/pipelines/{pipeline_id}", response_model=PipelineOut)
-def get_pipeline(pipeline_id: str, session: SessionDep) -> PipelineOut:
-    """A pipeline with its steps, and where and why it stopped."""
-    pipeline = session.get(Pipeline, pipeline_id)
-    if pipeline is None:
-        raise NotFound(f"pipeline {pipeline_id} not found")
-    return _pipeline_out(session, pipeline)

@@ -3,51 +3,20 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Response, status
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api.deps import ProducerDep, SessionDep
-from api.schemas import JobOut, JobPage
+from api.schemas.jobs import JobOut, JobPage
+from api.schemas.schedules import ScheduleList, ScheduleOut
 from core import jobs, schedules
 from core.schedules import ScheduleIn, SchedulePatch
 from core.tables import Job, utcnow
 
 router = APIRouter(tags=["schedules"])
 logger = logging.getLogger("triops.api")
-
-
-class ScheduleOut(BaseModel):
-    id: str
-    name: str
-    kind: str
-    params: dict[str, Any]
-    interval_s: float | None
-    cron: str | None
-    timezone: str
-    every: str
-    enabled: bool
-    overlap: str
-    misfire: str
-    start_at: datetime | None
-    end_at: datetime | None
-    builtin: bool
-    description: str | None
-    next_run_at: datetime | None
-    last_run_at: datetime | None
-    last_job_id: str | None
-    last_status: str | None
-    missed_runs: int
-    skipped_runs: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class ScheduleList(BaseModel):
-    schedules: list[ScheduleOut]
 
 
 def _out(session: Session, row: Any) -> ScheduleOut:

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
-from api.schemas import ErrorBody
+from api.schemas.jobs import ErrorBody
 from core.kinds import CATALOG
 from tests.api.conftest import upload
 

@@ -1,4 +1,5 @@
-"""Request and response models of the HTTP API."""
+"""Jobs, files, artifacts, kinds, health and the error shape: the models of the job
+system itself."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class ErrorBody(BaseModel):
 class JobSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(description="A kind from GET /api/v1/kinds, e.g. 'aiops.parse_logs'.")
+    kind: str = Field(description="A kind from GET /api/v1/kinds.")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the kind.")
     idempotency_key: str | None = Field(
         default=None,
