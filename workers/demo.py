@@ -7,6 +7,7 @@ import random
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from core.kinds.dataops import PROFILE
 from core.kinds.mlops import TRAIN
 from core.kinds.system import ECHO
 from workers.client import ApiError, TriopsClient
-from workers.launcher import say
 
 
 def sample_log(path: Path, *, lines: int = 400, seed: int = 7) -> Path:
@@ -113,7 +113,7 @@ def summarise(job: dict[str, Any]) -> str:
     return json.dumps(result)[:200]
 
 
-def _alert_storm(client: TriopsClient) -> None:
+def _alert_storm(client: TriopsClient, say: Callable[[str], None]) -> None:
     """Three alerts on one service, as Alertmanager posts them, become one incident."""
     now = datetime.now(UTC).replace(microsecond=0)
     alerts = [
@@ -144,7 +144,8 @@ def _alert_storm(client: TriopsClient) -> None:
         )
 
 
-def run_demo(settings: Settings, *, stop: threading.Event) -> None:
+def run_demo(settings: Settings, *, stop: threading.Event, say: Callable[[str], None]) -> None:
+    """Submit the sample jobs and an alert storm; `say` prints a line to the user."""
     with TriopsClient(settings.api_url, settings.admin_token()) as client:
         say("demo: waiting for the API and one worker per pool...")
         wait_for_workers(client, stop)
@@ -175,7 +176,7 @@ def run_demo(settings: Settings, *, stop: threading.Event) -> None:
         for job in submitted:
             done = client.wait(job["id"], timeout_s=120)
             say(f"demo: {done['kind']} {done['status']} on {done['worker']}: {summarise(done)}")
-        _alert_storm(client)
+        _alert_storm(client, say)
         say(
             f"demo: done. Jobs: {settings.api_url}/api/v1/jobs  docs: {settings.api_url}/docs  "
             f"Flower: http://{settings.flower_host}:{settings.flower_port}"

@@ -119,7 +119,7 @@ class Stack:
         from workers.demo import run_demo
 
         try:
-            run_demo(self.settings, stop=self.stopping)
+            run_demo(self.settings, stop=self.stopping, say=say)
         except Exception as exc:  # the stack stays up; the user sees why the demo stopped
             say(f"demo failed: {exc}")
 

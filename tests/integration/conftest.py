@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.broker import create_celery
 from core.config import Settings
 from workers.client import TriopsClient
 
@@ -157,3 +158,16 @@ def stack(
     finally:
         for proc in procs.values():
             proc.stop()
+
+
+def active_task_pid(stack: Stack, job_id: str, timeout_s: float = 20.0) -> int:
+    """The pid of the pool process running the job (waiting for it to start)."""
+    app = create_celery(stack.settings)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for tasks in (app.control.inspect(timeout=1.0).active() or {}).values():
+            for task in tasks:
+                if task["id"] == job_id and task.get("worker_pid"):
+                    return int(task["worker_pid"])
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} never became active")

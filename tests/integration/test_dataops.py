@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from core.db import get_engine
-from tests.integration.conftest import TOKEN, Stack
+from tests.integration.conftest import TOKEN, Stack, active_task_pid
 from workers.client import TriopsClient
 
 pytestmark = pytest.mark.integration
@@ -334,7 +334,6 @@ def test_a_worker_killed_mid_load_leaves_no_partial_load_behind(
     import signal
     import time
 
-    from tests.integration.test_pipeline import _active_task_pid
 
     ROWS = 400_000
     postgres = stack.settings.database_url.startswith("postgresql")
@@ -352,7 +351,7 @@ def test_a_worker_killed_mid_load_leaves_no_partial_load_behind(
     with stack.client() as client:
         spec["source"] = {"file_id": client.upload(path)["id"]}
         job = client.submit("dataops.etl", spec)
-        pid = _active_task_pid(stack, job["id"])
+        pid = active_task_pid(stack, job["id"])
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if _loading(stack, client, job["id"], postgres):

@@ -18,7 +18,7 @@ from core.db import session_scope
 from core.jobs import create_job, get_job
 from core.kinds import get_kind
 from core.tables import JobStatus
-from tests.integration.conftest import TOKEN, Stack
+from tests.integration.conftest import TOKEN, Stack, active_task_pid
 
 pytestmark = pytest.mark.integration
 
@@ -108,22 +108,10 @@ def test_a_file_that_is_not_a_csv_fails_the_profile_job_with_a_clear_message(
     assert "a quoted field opened on line 2 is never closed" in done["error"]["message"]
 
 
-def _active_task_pid(stack: Stack, job_id: str, timeout_s: float = 20.0) -> int:
-    app = create_celery(stack.settings)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        for tasks in (app.control.inspect(timeout=1.0).active() or {}).values():
-            for task in tasks:
-                if task["id"] == job_id and task.get("worker_pid"):
-                    return int(task["worker_pid"])
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} never became active")
-
-
 def test_a_killed_worker_process_does_not_lose_the_job(stack: Stack) -> None:
     with stack.client() as client:
         job = client.submit("system.echo", {"payload": "survivor", "sleep_s": 3})
-        os.kill(_active_task_pid(stack, job["id"]), signal.SIGKILL)
+        os.kill(active_task_pid(stack, job["id"]), signal.SIGKILL)
         done = client.wait(job["id"], timeout_s=60)
     assert done["status"] == "succeeded"
     assert done["result"]["payload"] == "survivor"
@@ -133,7 +121,7 @@ def test_a_killed_worker_process_does_not_lose_the_job(stack: Stack) -> None:
 def test_cancelling_a_running_job_stops_it_for_good(stack: Stack) -> None:
     with stack.client() as client:
         job = client.submit("system.echo", {"sleep_s": 30})
-        _active_task_pid(stack, job["id"])
+        active_task_pid(stack, job["id"])
         cancelled = client.http.post(f"/jobs/{job['id']}/cancel").json()
         assert cancelled["status"] == "cancelled"
         time.sleep(2)
