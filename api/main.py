@@ -12,6 +12,7 @@ from api.routes import aiops, dataops, files, health, jobs, kinds, mlops, pipeli
 from core.broker import create_celery
 from core.config import Settings, get_settings
 from core.db import session_factory
+from core.kinds import load_plugins
 
 API_PREFIX = "/api/v1"
 
@@ -19,6 +20,7 @@ API_PREFIX = "/api/v1"
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (default: from the environment)."""
     settings = settings or get_settings()
+    load_plugins(settings)  # before the catalog is read: routes, OpenAPI, the producer
     protected = APIRouter(dependencies=[Depends(require_token)])
     for module in (kinds, files, jobs, pipelines, aiops, mlops, dataops, schedules):
         protected.include_router(module.router)

@@ -1,12 +1,13 @@
-"""The one Celery app of the workers and beat: the shared config plus the task modules."""
+"""The one Celery app of the workers and beat: the shared config plus the task modules of
+every kind in the catalog (the families' and those of `TRIOPS_PLUGINS`)."""
 
 from __future__ import annotations
 
 from core.broker import create_celery
 from core.config import get_settings
-
-TASK_MODULES = ("tasks.system", "tasks.aiops", "tasks.mlops", "tasks.dataops")
+from core.kinds import load_plugins, task_modules
 
 settings = get_settings()
-app = create_celery(settings, include=TASK_MODULES)
+load_plugins(settings)
+app = create_celery(settings, include=task_modules())
 app.conf.beat_scheduler = "workers.beat:DatabaseScheduler"

@@ -143,6 +143,8 @@ def stack(
         "TRIOPS_RETRY_BACKOFF_S": "0.5",
         "TRIOPS_ETL_CHUNK_ROWS": "1000",  # inputs of over 1,000 rows are read in chunks
         "TRIOPS_SQL_CONNECTIONS": json.dumps({"suite": settings.database_url}),
+        # A kind added the way docs/design.md says (tests/integration/walkthrough/).
+        "TRIOPS_PLUGINS": json.dumps(["tests.integration.walkthrough.kinds"]),
     }
     procs = {
         "api": spawn("api", ["api"], env, logs),

@@ -334,7 +334,6 @@ def test_a_worker_killed_mid_load_leaves_no_partial_load_behind(
     import signal
     import time
 
-
     ROWS = 400_000
     postgres = stack.settings.database_url.startswith("postgresql")
     path = tmp_path / "big.csv"
