@@ -7,8 +7,9 @@
   `workers.cli:main`.
 - `<!-- triops:job-kinds -->` becomes the job catalog, from `core.catalog.CATALOG`.
 
-It also checks that the configuration page names every setting of `core.config.Settings`
-(a missing one is a warning, so `mkdocs build --strict` fails on it).
+It also checks that the configuration page names every setting of `core.config.Settings`,
+and that no page names a `TRIOPS_*` variable that is no setting (each is a warning, so
+`mkdocs build --strict` fails on it).
 """
 
 from __future__ import annotations
@@ -314,13 +315,25 @@ def _param_type(param: click.Parameter) -> str:
 # ------------------------------------------------------------------ configuration
 
 
+def setting_names() -> set[str]:
+    from core.config import Settings
+
+    return {f"TRIOPS_{name.upper()}" for name in Settings.model_fields}
+
+
+def unknown_settings(markdown: str) -> list[str]:
+    """`TRIOPS_*` names a page uses that are no setting (stale or misspelt)."""
+    return sorted(set(re.findall(r"\bTRIOPS_[A-Z0-9_]*[A-Z0-9]\b", markdown)) - setting_names())
+
+
 def undocumented_settings(markdown: str) -> list[str]:
     from core.config import Settings
 
+    named = set(re.findall(r"\bTRIOPS_[A-Z0-9_]+\b", markdown))
     return [
         f"TRIOPS_{name.upper()}"
         for name in Settings.model_fields
-        if f"TRIOPS_{name.upper()}" not in markdown
+        if f"TRIOPS_{name.upper()}" not in named
     ]
 
 
@@ -348,6 +361,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     for marker, render in MARKERS.items():
         if marker in markdown:
             markdown = markdown.replace(marker, render())
+    for name in unknown_settings(markdown):
+        log.warning("%s: %s is not a setting of core.config.Settings", page.file.src_uri, name)
     if page.file.src_uri == CONFIGURATION_PAGE:
         for name in undocumented_settings(markdown):
             log.warning("%s: setting %s is not documented", CONFIGURATION_PAGE, name)
