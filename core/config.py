@@ -97,7 +97,6 @@ class Settings(BaseSettings):
     plugins: list[str] = []
 
     # Retries of transient failures (broker, database, network) inside a job.
-    max_attempts: int = 3
     retry_backoff_s: float = 2.0
     retry_max_backoff_s: float = 300.0
 

@@ -5,7 +5,7 @@
   is written under `var/`); the document itself is published as `reference/openapi.json`.
 - `<!-- triops:cli -->` becomes the CLI reference, from the click commands of
   `workers.cli:main`.
-- `<!-- triops:job-kinds -->` becomes the job catalog, from `core.catalog.CATALOG`.
+- `<!-- triops:job-kinds -->` becomes the job catalog, from `core.kinds.CATALOG`.
 
 It also checks that the configuration page names every setting of `core.config.Settings`,
 and that no page names a `TRIOPS_*` variable that is no setting (each is a warning, so
@@ -229,7 +229,7 @@ def render_http_api() -> str:
 
 
 def render_job_kinds() -> str:
-    from core.catalog import CATALOG
+    from core.kinds import CATALOG
 
     kinds = sorted(CATALOG.values(), key=lambda k: (k.queue, k.name))
     lines = ["| kind | queue | what it does | time limit |", "|---|---|---|---|"]
