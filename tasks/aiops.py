@@ -59,17 +59,14 @@ def _masks(params: LogInput) -> list[dict[str, str]] | None:
 
 
 def _parse(lines: Sequence[str], params: LogInput, miner: LogTemplateMiner | None) -> ParseResult:
-    try:
-        return parse_log(
-            lines,
-            params.log_format,
-            miner=miner,
-            similarity_threshold=params.similarity_threshold,
-            depth=params.depth,
-            masks=_masks(params),
-        )
-    except ValueError as exc:  # LogFormatError, MaskError: checked at submit, kept as a guard
-        raise InvalidInput(str(exc)) from exc
+    return parse_log(
+        lines,
+        params.log_format,
+        miner=miner,
+        similarity_threshold=params.similarity_threshold,
+        depth=params.depth,
+        masks=_masks(params),
+    )
 
 
 def _csv_bytes(columns: Sequence[str], rows: Any) -> bytes:
