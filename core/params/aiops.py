@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.params.common import FileId, Params
+from domain.aiops.logparse import DEFAULT_SIMILARITY_THRESHOLD
 
 StreamName = Field(
     default=None,
@@ -60,7 +61,7 @@ class LogInput(Params):
     masks: list[Mask] | None = Field(
         default=None, description="Extra masks (name + regex) applied before mining."
     )
-    similarity_threshold: float = Field(default=0.4, gt=0, le=1)
+    similarity_threshold: float = Field(default=DEFAULT_SIMILARITY_THRESHOLD, gt=0, le=1)
     depth: int = Field(default=4, ge=3, le=10)
 
     @model_validator(mode="after")
