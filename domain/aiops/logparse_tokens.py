@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Final
 
 from domain.aiops.logparse_masks import PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN
@@ -91,6 +92,7 @@ def tokenize(masked: str) -> tuple[list[str], list[str]]:
     return tokens, keyed.split()
 
 
+@lru_cache(maxsize=1 << 16)
 def route_key(key: str) -> str:
     """The key a token routes on in the prefix tree: a word or punctuation, else `WILD`.
 
@@ -133,6 +135,8 @@ def collapse_lists(keys: Sequence[str]) -> list[str]:
     list[str]
         The keys, each list collapsed to `LIST`.
     """
+    if "," not in "".join(keys):
+        return list(keys)
     out: list[str] = []
     index = 0
     size = len(keys)
@@ -200,7 +204,7 @@ def generalize(first: str, second: str) -> str:
         `WILD` when the two do not split into matching pieces (different punctuation
         or piece counts).
     """
-    if first == second:
+    if first in (second, WILD):
         return first
     pieces_a = _PIECES.findall(first)
     pieces_b = _PIECES.findall(second)

@@ -104,14 +104,12 @@ class Cluster:
     def skeleton(self, values: Values) -> Values:
         """Constant keys of the event with ``values``, in order, each list of names
         collapsed to one `LIST` (variables left out)."""
-        out: list[str] = []
-        opened = iter(values)
-        for key in self.keys:
-            if isinstance(key, dict):
-                out.append(next(opened))
-            else:
-                out.append(key)
-        return tuple(key for key in collapse_lists(out) if key != WILD)
+        if values:
+            opened = iter(values)
+            keys = [next(opened) if isinstance(key, dict) else key for key in self.keys]
+        else:
+            keys = self.keys  # type: ignore[assignment]  # no open position: all strings
+        return tuple(key for key in collapse_lists(keys) if key != WILD)
 
 
 class Event:
