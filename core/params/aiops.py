@@ -141,17 +141,19 @@ class SeriesInput(Params):
 
 
 class DetectMetricAnomaliesParams(SeriesInput):
-    method: Literal["robust", "isolation_forest"] = Field(
-        default="robust",
-        description="robust: seasonal decomposition + median/MAD of residuals; "
-        "isolation_forest: scikit-learn IsolationForest on value and residual features.",
+    method: Literal["auto", "robust", "isolation_forest"] = Field(
+        default="auto",
+        description="auto: the seasons the series shows (autocorrelation), then seasonal "
+        "decomposition + median/MAD of residuals; robust: the same with every season the "
+        "series is long enough for; isolation_forest: scikit-learn IsolationForest on value "
+        "and residual features.",
     )
     threshold: float | None = Field(
         default=None,
         gt=0,
         le=100,
-        description="robust: |z| in robust sigmas a point must exceed (default 5; higher "
-        "flags less).",
+        description="auto/robust: |z| in robust sigmas a point must exceed (default 6; "
+        "higher flags less).",
     )
 
 
