@@ -230,15 +230,12 @@ def detect_log_anomalies(ctx: JobContext, params: DetectLogAnomaliesParams) -> d
         records = [LogRecord(event_id=e, content=c) for e, c in zip(events, contents, strict=True)]
         counts = count_by_session(records, session_pattern=params.session_pattern)
     ctx.progress(0.6, "fitting the detector", force=True)
-    try:
-        result = detect_anomalies(
-            counts,
-            reference_fraction=params.reference_fraction,
-            config=DetectorConfig(method=params.method),
-            top_k=params.top_k,
-        )
-    except ValueError as exc:
-        raise InvalidInput(f"cannot detect anomalies on this log: {exc}") from exc
+    result = detect_anomalies(
+        counts,
+        reference_fraction=params.reference_fraction,
+        config=DetectorConfig(method=params.method),
+        top_k=params.top_k,
+    )
     anomalies = [
         {
             "key": a.key,

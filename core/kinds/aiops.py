@@ -16,6 +16,7 @@ from core.config import Settings
 from core.kinds.common import AN_UPLOAD, NAME_RULE, FileId, Params, every
 from core.kinds.kind import JobKind
 from core.validation import human_pattern
+from domain.aiops.logparse import DEFAULT_SIMILARITY_THRESHOLD
 
 StreamName = Field(
     default=None,
@@ -74,7 +75,7 @@ class LogInput(Params):
     masks: list[Mask] | None = Field(
         default=None, description="Extra masks (name + regex) applied before mining."
     )
-    similarity_threshold: float = Field(default=0.4, gt=0, le=1)
+    similarity_threshold: float = Field(default=DEFAULT_SIMILARITY_THRESHOLD, gt=0, le=1)
     depth: int = Field(default=4, ge=3, le=10)
 
     @model_validator(mode="after")
@@ -151,17 +152,19 @@ class SeriesInput(Params):
 
 
 class DetectMetricAnomaliesParams(SeriesInput):
-    method: Literal["robust", "isolation_forest"] = Field(
-        default="robust",
-        description="robust: seasonal decomposition + median/MAD of residuals; "
-        "isolation_forest: scikit-learn IsolationForest on value and residual features.",
+    method: Literal["auto", "robust", "isolation_forest"] = Field(
+        default="auto",
+        description="auto: the seasons the series shows (autocorrelation), then seasonal "
+        "decomposition + median/MAD of residuals; robust: the same with every season the "
+        "series is long enough for; isolation_forest: scikit-learn IsolationForest on value "
+        "and residual features.",
     )
     threshold: float | None = Field(
         default=None,
         gt=0,
         le=100,
-        description="robust: |z| in robust sigmas a point must exceed (default 5; higher "
-        "flags less).",
+        description="auto/robust: |z| in robust sigmas a point must exceed (default 6; "
+        "higher flags less).",
     )
 
 

@@ -137,17 +137,114 @@ _PLAIN_MASKS: Final = (
     ("NUM", _D0 + r"[0-9]*+(?:\.[0-9]+)*+" + _END),
 )
 
-#: Mask groups in the order they run: ``(trigger or None, masks)``.
-_MASK_GROUPS: Final = (
+# Version 2 changes to the v1 groups above: a path keeps its query string ("/v2/servers?
+# changes-since=..." is one path, so "=" in it never matters), a duration may have a space
+# before a spelled unit ("<1 sec", "5 seconds"), and a run of six or more colon-separated
+# hex bytes is a MAC-like id whatever its length.
+_QUERY = r"(?:\?[^\s\"'<>]*[^\s\"'<>.,;:!?)\]}])?"
+_SPELLED_TIME_UNIT = (
+    r"(?:ms|msecs?|milliseconds?|sec|secs|seconds?|min|mins|minutes?|hrs?|hours?|days?)"
+)
+_LOCATION_MASKS_V2: Final = (
+    _LOCATION_MASKS[0],
+    ("PATH", _LOCATION_MASKS[1][1] + _QUERY),
+    _LOCATION_MASKS[2],
+)
+_PLAIN_MASKS_V2: Final = tuple(
+    mask
+    for name, pattern in _PLAIN_MASKS
+    for mask in (
+        ((name, pattern + _QUERY),)
+        if name == "PATH"
+        else (
+            (
+                (name, pattern),
+                ("DURATION", _D0 + r"[0-9]*+(?:\.[0-9]+)?+ " + _SPELLED_TIME_UNIT + _END),
+            )
+            if name == "DURATION"
+            else ((name, pattern),)
+        )
+    )
+)
+_HEX_GROUP_MASKS_V2: Final = (
+    _HEX_GROUP_MASKS[0],
+    # "00:1a:2b:3c:4d:5e", and longer runs of colon-separated hex bytes (EUI-64, WWN)
+    (
+        "MAC",
+        _X0 + r"[0-9a-fA-F](?:(?::[0-9a-fA-F]{2}){5,}|(?:-[0-9a-fA-F]{2}){5})(?![A-Za-z0-9:-])",
+    ),
+    *_HEX_GROUP_MASKS[2:],
+)
+
+# Names in DNS form. Safe by construction: a forward name must end in a generic top-level
+# domain (optionally followed by a country code), a second-level domain and a country code
+# ("co.uk"), or a country code after at least two labels one of which holds a digit or a
+# hyphen (and not a common file extension: "x-1.tar.gz" is a file); a reverse name
+# ("org.vendor.agent.sync") must start with a generic top-level domain and be lowercase
+# throughout, so a Java class ("org.apache.hadoop.ipc.Client") or a property name
+# ("mapreduce.task.id") is left alone. A ":port" is part of the name.
+_HOST_START = r"[A-Za-z0-9](?<![\w.-][A-Za-z0-9])"
+_HOST_END = r"(?::[0-9]{1,5})?(?![\w-]|\.[A-Za-z0-9])"
+_GENERIC_TLD = (
+    r"(?:com|net|org|edu|gov|mil|int|io|info|biz|arpa|local|localdomain|lan|internal|corp)"
+)
+_FILE_EXTENSION = (
+    r"(?<!\.(?:gz|xz|bz|js|py|sh|so|pl|rb|md|ts|cs|go|rs|db|ps|hs|ml|vb|tf|mk|in|am|ac|cc|hh"
+    r"|el|rc|pm|pc|sc|lo|la|mo|po|ko|gy|hx|jl|kt|nb|rd|ss|sv|vh|xs|ui|qm))"
+)
+_HOST_MASKS: Final = (
+    # "www.example.com", "db-3.eu.example.net:6432", "proxy.cse.cuhk.edu.hk:5070", "x.zen.co.uk"
+    (
+        "HOST",
+        _HOST_START
+        + r"[A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.(?:"
+        + _GENERIC_TLD
+        + r"(?:\.[a-z]{2})?|(?:co|ac|ne|or|go)\.[a-z]{2})"
+        + _HOST_END,
+    ),
+    # "aml-sfh-3310b.adsl.wanadoo.nl", "62.99.164.82.sh.interxion.inode.at"
+    (
+        "HOST",
+        _HOST_START
+        + r"(?=[A-Za-z0-9.-]*?[0-9-])[A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+\.[a-z]{2}"
+        + _FILE_EXTENSION
+        + _HOST_END,
+    ),
+    # "org.vendor.agent.sync", "com.apple.xpc.launchd"
+    (
+        "HOST",
+        r"[a-z](?<![\w.-][a-z])(?:(?<=c)om|(?<=o)rg|(?<=n)et|(?<=i)o|(?<=e)du|(?<=g)ov)"
+        r"\.[a-z0-9-]+(?:\.[a-z0-9_-]+)+(?![\w-]|\.[A-Za-z0-9])",
+    ),
+)
+# A dot ending a name in a top-level domain, or a dot after a reverse name's first label.
+_HOST_TRIGGER: Final = (
+    r"\.(?:(?:[a-z]{2}|" + _GENERIC_TLD[3:-1] + r")(?![\w-]|\.[A-Za-z0-9])"
+    r"|(?<=(?<![\w.-])com\.|(?<![\w.-])org\.|(?<![\w.-])net\.|(?<![\w.-])edu\.)"
+    r"|(?<=(?<![\w.-])gov\.)|(?<=(?<![\w.-])io\.))"
+)
+
+# Version 1 of the defaults (STATE_VERSION 1 miners): kept so a restored v1 miner masks
+# the lines it routes to its old templates exactly as before.
+_MASK_GROUPS_V1: Final = (
     (_LOCATION_TRIGGER, _LOCATION_MASKS),
     (_HEX_GROUP_TRIGGER, _HEX_GROUP_MASKS),
     (_CLOCK_TRIGGER, _MONTH_NAME_MASKS),
     (None, _PLAIN_MASKS),
 )
 
+#: Mask groups in the order they run: ``(trigger or None, masks)``.
+_MASK_GROUPS: Final = (
+    (_LOCATION_TRIGGER, _LOCATION_MASKS_V2),
+    (_HOST_TRIGGER, _HOST_MASKS),
+    (_HEX_GROUP_TRIGGER, _HEX_GROUP_MASKS_V2),
+    (_CLOCK_TRIGGER, _MONTH_NAME_MASKS),
+    (None, _PLAIN_MASKS_V2),
+)
+
 #: The default masks, ``(name, pattern)``, in the order they are applied.
-DEFAULT_MASKS: Final[tuple[tuple[str, str], ...]] = (
-    _LOCATION_MASKS + _HEX_GROUP_MASKS + _MONTH_NAME_MASKS + _PLAIN_MASKS
+DEFAULT_MASKS: Final[tuple[tuple[str, str], ...]] = tuple(
+    mask for _, masks in _MASK_GROUPS for mask in masks
 )
 
 #: Cache-key normalisation: stand-alone numbers, decimal, dotted or hex; each such span
@@ -267,11 +364,21 @@ class Masker:
         Validated ``(name, pattern)`` pairs (see `normalize_masks`), applied first.
     use_default_masks:
         Apply `DEFAULT_MASKS` after the user masks.
+    version:
+        2 (default) for `DEFAULT_MASKS`; 1 for the defaults of version 1 (no ``HOST``,
+        paths without query strings, durations without a space), which a miner restored
+        from a version-1 state uses for its old templates.
     """
 
     def __init__(
-        self, user_masks: Sequence[tuple[str, str]] = (), *, use_default_masks: bool = True
+        self,
+        user_masks: Sequence[tuple[str, str]] = (),
+        *,
+        use_default_masks: bool = True,
+        version: int = 2,
     ) -> None:
+        if version not in (1, 2):
+            raise ValueError(f"mask version must be 1 or 2, got {version}")
         self.user_masks = tuple(user_masks)
         self.use_default_masks = use_default_masks
         self._user = [
@@ -282,7 +389,7 @@ class Masker:
             tuple[re.Pattern[str] | None, re.Pattern[str], Callable[[re.Match[str]], str]]
         ] = []
         if use_default_masks:
-            for trigger, masks in _MASK_GROUPS:
+            for trigger, masks in _MASK_GROUPS if version == 2 else _MASK_GROUPS_V1:
                 regex, placeholder = _combine(masks)
                 compiled_trigger = None if trigger is None else re.compile(trigger)
                 self._groups.append((compiled_trigger, regex, placeholder))

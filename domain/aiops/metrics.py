@@ -5,26 +5,32 @@ Sampling may be irregular and have gaps; missing values are dropped, duplicate t
 averaged, non-numeric values rejected (:class:`SeriesError`). The whole series is used at once
 (a batch job): the expected value at a point may depend on later points, never on labels.
 
-Method ``"robust"`` (default):
+Method ``"auto"`` (default) and ``"robust"``:
 
-1. **Expected value** (:func:`fit_baseline`): the sampling step is the median gap between
-   timestamps. A daily (weekly) season is modelled when the series spans at least
-   ``MIN_CYCLES`` days (weeks). The series is binned on an hourly grid (bin medians, gaps
-   interpolated) and decomposed with statsmodels' robust STL (one season) or MSTL (daily and
-   weekly); trend + seasonal components are interpolated back to every observed timestamp.
-   statsmodels does this better than hand-written code: LOESS-based seasonal and trend
-   smoothing with robustness weights, so outliers do not bend the baseline, and a seasonal
-   shape that may drift slowly. The hourly grid bounds the cost (STL work grows with the
-   points per period) and keeps sub-hour noise out of the baseline. A series too short for a
-   season gets a robust LOWESS trend instead (statsmodels, local linear fits over 10 % of it).
-2. **Score**: the residual (value - expected) as a robust z-score: median-centred, divided by
-   1.4826 x MAD (a Gaussian-consistent sigma that anomalies barely move).
-3. **Flag** a point when ``|z| > threshold`` *and* it is among the ``max_anomaly_fraction``
-   most extreme points of its direction (at least ``MIN_FLAGS_PER_SIDE`` per direction).
-   The cap keeps heavy-tailed or spiky series (bursty CPU, mostly-zero counters) from
-   flagging every routine spike, while a clean series still reports all its outliers; highs
-   and lows are capped separately, so a level drop is not hidden by routine upward spikes.
-4. **Severity** (0-100): ``100 * z^2 / (z^2 + threshold^2)``: 50 at the threshold, 80 at twice
+1. **Seasons.** ``"auto"`` models the seasons the series *shows* (:func:`detect_seasons`):
+   a day or a week it is long enough for (:func:`possible_seasons`) whose autocorrelation,
+   on the hourly-binned series with a rolling-median trend removed, reaches
+   ``SEASON_MIN_ACF``. ``"robust"`` models every season the series is long enough for,
+   shown or not (a flat metric then gets a seasonal shape fitted to its noise).
+2. **Expected value** (:func:`fit_baseline`): the sampling step is the median gap between
+   timestamps. The series is binned on an hourly grid (bin medians, gaps interpolated) and
+   decomposed with statsmodels' robust STL (one season) or MSTL (daily and weekly); trend +
+   seasonal components are interpolated back to every observed timestamp. statsmodels does
+   this better than hand-written code: LOESS-based seasonal and trend smoothing with
+   robustness weights, so outliers do not bend the baseline, and a seasonal shape that may
+   drift slowly. The hourly grid bounds the cost (STL work grows with the points per period)
+   and keeps sub-hour noise out of the baseline. A series without a season gets a robust
+   LOWESS trend instead (statsmodels, local linear fits over 10 % of it).
+3. **Score**: the residual (value - expected) as a robust z-score: median-centred, divided by
+   1.4826 x MAD (a Gaussian-consistent sigma that anomalies barely move), so the threshold is
+   in units of the series' own residual spread.
+4. **Flag** (:func:`flag_extremes`) a point when ``|z| > threshold`` *and* it is among the
+   ``max_anomaly_fraction`` most extreme points of its direction (at least
+   ``min_flags_per_side`` per direction). The cap keeps heavy-tailed or spiky series (bursty
+   CPU, mostly-zero counters) from flagging every routine spike, while a clean series still
+   reports all its outliers; highs and lows are capped separately, so a level drop is not
+   hidden by routine upward spikes.
+5. **Severity** (0-100): ``100 * z^2 / (z^2 + threshold^2)``: 50 at the threshold, 80 at twice
    it, 90 at three times. ``score`` is the signed z (robust sigmas).
 
 Method ``"isolation_forest"``: scikit-learn's IsolationForest on three features per point (the
@@ -34,13 +40,12 @@ about 0.5 is ordinary); severity is 50 at the flagging cut, rising linearly to 1
 
 Anomalies closer than ``merge_gap`` (default 6 sampling steps) form one window.
 
-Defaults are one set for every series. Measured on NAB realKnownCause (7 series, 19 windows,
-see ``bench/nab.py``): 13 windows hit with 24 false detections, against 9 and 56 for a rolling
-Gaussian z-score (288 points, |z| > 4). The defaults were chosen on that data (so the figure
-is in-sample), from a plateau rather than a peak: threshold 5-7 gives 12-13 hits and 22-26
-false detections. On NAB's lengths the floor of ``MIN_FLAGS_PER_SIDE`` binds, i.e. each series
-reports at most its ten most extreme highs and lows beyond the threshold: 8 to 12 give
-12-13 hits and 21-25 false detections, 5 gives 10 and 17, 20 gives 14 and 32.
+Defaults (``SEASON_MIN_ACF`` 0.3, ``DEFAULT_THRESHOLD`` 6, ``MIN_FLAGS_PER_SIDE`` 10) were
+chosen by leave-one-series-out on NAB realKnownCause (7 series, 19 windows; ``bench/nab.py``,
+docs/aiops-quality.md): on each held-out series, knobs chosen on the other six hit 12 windows
+with 27 false detections in total, against 9 and 56 for a rolling Gaussian z-score (288
+points, |z| > 4). With the defaults on all seven (in-sample): 13 hits, 21 false detections
+(``"robust"``: 13 and 24).
 
 Known limits: seasonal features sharper than the hourly grid (a step at midnight, a
 10-minute nightly job at 1-minute sampling) are smoothed in the baseline, so their edges can
@@ -51,6 +56,7 @@ a window that contains it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypedDict
@@ -61,6 +67,7 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 from statsmodels.nonparametric.smoothers_lowess import lowess
 from statsmodels.tsa.seasonal import MSTL, STL
+from statsmodels.tsa.stattools import acf
 
 from domain.errors import DomainError
 
@@ -70,6 +77,7 @@ __all__ = [
     "MIN_CYCLES",
     "MIN_FLAGS_PER_SIDE",
     "MIN_POINTS",
+    "SEASON_MIN_ACF",
     "Anomaly",
     "AnomalyResult",
     "AnomalyWindow",
@@ -77,8 +85,11 @@ __all__ = [
     "Method",
     "SeriesError",
     "detect_anomalies",
+    "detect_seasons",
     "fit_baseline",
+    "flag_extremes",
     "merge_windows",
+    "possible_seasons",
     "prepare_series",
     "robust_z",
     "sampling_step_s",
@@ -86,7 +97,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-Method = Literal["robust", "isolation_forest"]
+Method = Literal["auto", "robust", "isolation_forest"]
 
 MIN_POINTS = 24
 """Fewest points (with a value) a series needs for anomaly detection."""
@@ -94,6 +105,9 @@ MIN_CYCLES = 3
 """A season (day, week) is modelled only when the series spans this many of them."""
 MIN_FLAGS_PER_SIDE = 10
 """The fraction cap never allows fewer flags per direction than this (short series)."""
+SEASON_MIN_ACF = 0.3
+"""``"auto"``: a season is modelled when the detrended series' autocorrelation at its lag
+reaches this (chosen by leave-one-series-out on NAB; see docs/aiops-quality.md)."""
 DEFAULT_THRESHOLD = 6.0
 """Robust z a point must exceed (in MAD-based sigmas)."""
 DEFAULT_MAX_ANOMALY_FRACTION = 0.001
@@ -155,7 +169,7 @@ class AnomalyResult:
     Attributes
     ----------
     method:
-        ``"robust"`` or ``"isolation_forest"``.
+        ``"auto"``, ``"robust"`` or ``"isolation_forest"``.
     anomalies:
         Flagged points in time order.
     windows:
@@ -289,13 +303,16 @@ def sampling_step_s(index: pd.DatetimeIndex) -> float:
     return float(np.median(gaps))
 
 
-def fit_baseline(series: pd.Series) -> Baseline:
+def fit_baseline(series: pd.Series, *, periods_s: Sequence[float] | None = None) -> Baseline:
     """Expected value (trend + daily/weekly seasonality) at every point of a series.
 
     Parameters
     ----------
     series:
         Output of :func:`prepare_series` (float values on a sorted unique DatetimeIndex).
+    periods_s:
+        Seasons to model, in seconds (a subset of :func:`possible_seasons`, e.g. from
+        :func:`detect_seasons`); None models every possible one (day, week).
 
     Returns
     -------
@@ -305,13 +322,9 @@ def fit_baseline(series: pd.Series) -> Baseline:
     index = pd.DatetimeIndex(series.index)
     values = series.to_numpy(dtype=np.float64)
     step_s = sampling_step_s(index)
-    span_s = (index[-1] - index[0]).total_seconds()
     grid_s = _grid_step_s(step_s)
-    periods = tuple(
-        p
-        for p in (DAY_S, WEEK_S)
-        if span_s >= MIN_CYCLES * p and p / grid_s >= _MIN_POINTS_PER_PERIOD
-    )
+    possible = possible_seasons(series)
+    periods = possible if periods_s is None else tuple(p for p in possible if p in periods_s)
     if not periods:
         return Baseline(_lowess_trend(index, values), step_s, ())
 
@@ -335,6 +348,77 @@ def fit_baseline(series: pd.Series) -> Baseline:
     centre_s = np.arange(len(y)) * grid_s + max(0.0, (grid_s - step_s) / 2)
     point_s = (index - index[0]).total_seconds().to_numpy(dtype=np.float64)
     return Baseline(np.interp(point_s, centre_s, fitted), step_s, periods)
+
+
+def possible_seasons(series: pd.Series) -> tuple[float, ...]:
+    """Seasons (day, week; in seconds) a series is long and fine enough to model: it spans
+    ``MIN_CYCLES`` of them and the decomposition grid has at least 4 points per period.
+
+    Parameters
+    ----------
+    series:
+        Output of :func:`prepare_series`.
+
+    Returns
+    -------
+    tuple[float, ...]
+        ``DAY_S`` and/or ``WEEK_S``, possibly empty.
+    """
+    index = pd.DatetimeIndex(series.index)
+    span_s = (index[-1] - index[0]).total_seconds()
+    grid_s = _grid_step_s(sampling_step_s(index))
+    return tuple(
+        p
+        for p in (DAY_S, WEEK_S)
+        if span_s >= MIN_CYCLES * p and p / grid_s >= _MIN_POINTS_PER_PERIOD
+    )
+
+
+def detect_seasons(series: pd.Series, *, min_acf: float = SEASON_MIN_ACF) -> tuple[float, ...]:
+    """The seasons a series shows, from its own autocorrelation (no labels).
+
+    The series is binned on the decomposition grid (hourly, or coarser for coarse
+    sampling; bin medians, gaps interpolated), detrended by a centred rolling median over
+    a week (at most a third of the series), and a possible season (:func:`possible_seasons`)
+    is kept when the autocorrelation (statsmodels ``acf``) at its lag reaches ``min_acf``;
+    a week is tested after the mean daily profile is removed, when a day was kept (a daily
+    cycle alone also correlates at a week's lag).
+
+    Parameters
+    ----------
+    series:
+        Output of :func:`prepare_series`.
+    min_acf:
+        Autocorrelation a season must show, 0-1.
+
+    Returns
+    -------
+    tuple[float, ...]
+        ``DAY_S`` and/or ``WEEK_S`` (seconds), possibly empty.
+    """
+    possible = possible_seasons(series)
+    if not possible:
+        return ()
+    index = pd.DatetimeIndex(series.index)
+    grid_s = _grid_step_s(sampling_step_s(index))
+    grid = series.resample(pd.Timedelta(seconds=grid_s), origin=index[0]).median()
+    y = grid.interpolate(method="time").to_numpy(dtype=np.float64)
+    window = int(min(len(y) // 3, WEEK_S / grid_s)) | 1
+    residual = y - pd.Series(y).rolling(window, center=True, min_periods=1).median().to_numpy()
+    if float(np.std(residual)) == 0.0:
+        return ()
+    found: list[float] = []
+    for period in possible:
+        lag = round(period / grid_s)
+        shown = residual
+        for shorter in found:  # a daily cycle repeats at a week's lag: look beyond it
+            step = round(shorter / grid_s)
+            phase = np.arange(len(shown)) % step
+            profile = np.bincount(phase, weights=shown) / np.bincount(phase)
+            shown = shown - profile[phase]
+        if float(np.std(shown)) > 0.0 and acf(shown, nlags=lag, fft=True)[lag] >= min_acf:
+            found.append(period)
+    return tuple(found)
 
 
 def robust_z(residuals: FloatArray) -> FloatArray:
@@ -365,12 +449,14 @@ def robust_z(residuals: FloatArray) -> FloatArray:
 def detect_anomalies(
     data: pd.DataFrame | pd.Series,
     *,
-    method: Method = "robust",
+    method: Method = "auto",
     threshold: float = DEFAULT_THRESHOLD,
     max_anomaly_fraction: float = DEFAULT_MAX_ANOMALY_FRACTION,
     contamination: float = DEFAULT_CONTAMINATION,
     merge_gap: timedelta | None = None,
     random_state: int = 0,
+    min_flags_per_side: int = MIN_FLAGS_PER_SIDE,
+    season_min_acf: float = SEASON_MIN_ACF,
 ) -> AnomalyResult:
     """Find anomalous points and windows in a metric series.
 
@@ -380,18 +466,24 @@ def detect_anomalies(
         DataFrame with ``timestamp`` and ``value`` columns, or a Series indexed by timestamps
         (see :func:`prepare_series`). At least ``MIN_POINTS`` points.
     method:
-        ``"robust"`` (seasonal decomposition + robust z) or ``"isolation_forest"``.
+        ``"auto"`` (default: the seasons the series shows, see :func:`detect_seasons`,
+        then the robust detector), ``"robust"`` (every season the series is long enough
+        for, then robust z) or ``"isolation_forest"``.
     threshold:
-        Robust method: |z| (in robust sigmas) a point must exceed. Higher is less sensitive.
+        Auto/robust: |z| (in robust sigmas) a point must exceed. Higher is less sensitive.
     max_anomaly_fraction:
-        Robust method: at most this share of points flagged per direction (but at least
-        ``MIN_FLAGS_PER_SIDE`` allowed). 0 < fraction < 0.5.
+        Auto/robust: at most this share of points flagged per direction (but at least
+        ``min_flags_per_side`` allowed). 0 < fraction < 0.5.
     contamination:
         Isolation forest: share of points flagged, 0 < contamination <= 0.5.
     merge_gap:
         Anomalies at most this far apart share a window; default 6 sampling steps.
     random_state:
         Seed of the isolation forest (results are reproducible).
+    min_flags_per_side:
+        Auto/robust: the share cap never allows fewer flags than this per direction (>= 1).
+    season_min_acf:
+        Auto: autocorrelation a season must show to be modelled (0-1).
 
     Returns
     -------
@@ -412,19 +504,22 @@ def detect_anomalies(
         raise ValueError("max_anomaly_fraction must be between 0 and 0.5")
     if not 0 < contamination <= 0.5:
         raise ValueError("contamination must be in (0, 0.5]")
+    if min_flags_per_side < 1:
+        raise ValueError("min_flags_per_side must be at least 1")
+    if method not in ("auto", "robust", "isolation_forest"):
+        raise ValueError(f"unknown method {method!r}; use 'auto', 'robust' or 'isolation_forest'")
     series = prepare_series(data)
-    baseline = fit_baseline(series)
+    periods = detect_seasons(series, min_acf=season_min_acf) if method == "auto" else None
+    baseline = fit_baseline(series, periods_s=periods)
     values = series.to_numpy(dtype=np.float64)
     z = robust_z(values - baseline.expected)
 
-    if method == "robust":
-        flagged = _cap_per_side(z, threshold, max_anomaly_fraction)
+    if method in ("auto", "robust"):
+        flagged = flag_extremes(z, threshold, max_anomaly_fraction, min_flags_per_side)
         scores = z
         severities = 100.0 * z**2 / (z**2 + threshold**2)
-    elif method == "isolation_forest":
-        scores, severities, flagged = _isolation_forest(values, z, contamination, random_state)
     else:
-        raise ValueError(f"unknown method {method!r}; use 'robust' or 'isolation_forest'")
+        scores, severities, flagged = _isolation_forest(values, z, contamination, random_state)
 
     index = pd.DatetimeIndex(series.index)
     anomalies: list[Anomaly] = [
@@ -523,10 +618,33 @@ def _lowess_trend(index: pd.DatetimeIndex, values: FloatArray) -> FloatArray:
     return np.asarray(fitted, dtype=np.float64)
 
 
-def _cap_per_side(z: FloatArray, threshold: float, fraction: float) -> BoolArray:
-    """|z| > threshold, keeping at most max(MIN_FLAGS_PER_SIDE, fraction*n) per direction."""
+def flag_extremes(
+    z: FloatArray,
+    threshold: float,
+    fraction: float = DEFAULT_MAX_ANOMALY_FRACTION,
+    min_flags: int = MIN_FLAGS_PER_SIDE,
+) -> BoolArray:
+    """Points with ``|z| > threshold``, at most ``max(min_flags, fraction * n)`` per
+    direction (the most extreme highs and lows).
+
+    Parameters
+    ----------
+    z:
+        Robust z-scores (see :func:`robust_z`).
+    threshold:
+        |z| a point must exceed, in robust sigmas.
+    fraction:
+        Largest share of points flagged per direction.
+    min_flags:
+        The share never allows fewer flags than this per direction.
+
+    Returns
+    -------
+    numpy.ndarray
+        One boolean per point.
+    """
     n = len(z)
-    k = max(MIN_FLAGS_PER_SIDE, int(fraction * n))
+    k = max(min_flags, int(fraction * n))
     high_cut, low_cut = threshold, -threshold
     if k < n:
         high_cut = max(threshold, float(np.partition(z, n - k - 1)[n - k - 1]))

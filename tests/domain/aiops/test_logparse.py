@@ -157,22 +157,26 @@ def test_an_invalid_user_mask_raises_a_mask_error_naming_it(mask: object, messag
 
 def test_messages_of_one_event_share_a_template_with_placeholders() -> None:
     miner = LogTemplateMiner()
+    users = ["webmaster", "test", "admin", "oracle", "guest"]
     ids = miner.add_many(
         [
             "Received block blk_123 of size 67108864 from /10.251.42.84",
             "Received block blk_-98 of size 3 from /10.250.19.102",
-            "Invalid user webmaster from 173.234.31.186",
-            "Invalid user test from 52.80.34.196",
+            *(f"Invalid user {user} from 173.234.31.{n}" for n, user in enumerate(users)),
             "PacketResponder 1 for block blk_38865049064139660 terminating",
         ]
     )
-    assert ids == [1, 1, 2, 2, 3]
-    assert miner.template_text(1) == "Received block <*> of size <NUM> from /<IP>"
+    # Three users are three messages until the fourth shows the position is a variable.
+    assert ids == [1, 1, 2, 2, 2, 2, 2, 5]
+    assert miner.template_text(1) == "Received block blk_<NUM> of size <NUM> from /<IP>"
     assert miner.template_text(2) == "Invalid user <*> from <IP>"
-    assert miner.template_text(3) == "PacketResponder <NUM> for block blk_<NUM> terminating"
+    assert miner.template_text(5) == "PacketResponder <NUM> for block blk_<NUM> terminating"
+    assert [t.template_id for t in miner.templates()] == [1, 2, 5]
+    assert [miner.canonical_id(i) for i in (3, 4)] == [2, 2]
+    assert miner.template_info(3) == miner.template_info(2)
 
 
-def test_tokens_split_after_equals_and_before_a_call_paren_keep_the_original_spacing() -> None:
+def test_tokens_split_on_whitespace_only_so_a_call_paren_stays_in_its_token() -> None:
     miner = LogTemplateMiner()
     first, _ = miner.add("session opened for user root by (uid=0)")
     second, text = miner.add("session opened for user root by LOGIN(uid=0)")
@@ -197,7 +201,10 @@ def test_adding_one_by_one_or_in_bulk_gives_the_same_ids(benchmarks_dir: Path) -
     lines, _ = load_set(benchmarks_dir, "OpenSSH")
     contents = messages(lines[:600], LOG_FORMATS["OpenSSH"])
     one_by_one = LogTemplateMiner()
-    assert [one_by_one.add(c)[0] for c in contents] == LogTemplateMiner().add_many(contents)
+    ids = [one_by_one.add(c)[0] for c in contents]
+    # A merge caused by a later line re-points earlier ids; add_many reports them merged.
+    assert ids != [one_by_one.canonical_id(i) for i in ids]
+    assert [one_by_one.canonical_id(i) for i in ids] == LogTemplateMiner().add_many(contents)
 
 
 def test_the_shape_cache_only_affects_speed(benchmarks_dir: Path) -> None:
@@ -284,7 +291,7 @@ def test_state_round_trip_through_json_keeps_ids_and_detects_new_templates() -> 
     first_run = [
         "Accepted password for fztu from 119.137.62.142 port 49116 ssh2",
         "Connection closed by 5.36.59.76 [preauth]",
-        "Accepted password for root from 10.0.0.2 port 22 ssh2",
+        "Accepted password for fztu from 10.0.0.2 port 22 ssh2",
     ]
     second_run = [
         "Connection closed by 1.2.3.4 [preauth]",
@@ -293,7 +300,7 @@ def test_state_round_trip_through_json_keeps_ids_and_detects_new_templates() -> 
     ]
     one = parse_log(first_run)
     state = json.loads(json.dumps(one.miner.to_state()))
-    assert state["kind"] == "triops.logparse.miner" and state["version"] == 1
+    assert state["kind"] == "triops.logparse.miner" and state["version"] == 2
     restored = LogTemplateMiner.from_state(state)
     assert restored.templates() == one.miner.templates()
     two = parse_log(second_run, miner=restored)
@@ -327,6 +334,7 @@ def test_a_restored_miner_assigns_the_same_ids_to_lines_it_has_seen(
         {"kind": "something else"},
         {"kind": "triops.logparse.miner", "version": 99},
         {"kind": "triops.logparse.miner", "version": 1, "config": {}},
+        {"kind": "triops.logparse.miner", "version": 2, "config": {}},
         "not a dict",
     ],
 )

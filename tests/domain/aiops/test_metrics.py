@@ -14,13 +14,19 @@ import pytest
 from bench.nab import load_series, load_windows, run, score, zscore_flags
 from domain.aiops.charts import PNG_SIGNATURE, anomaly_chart_png
 from domain.aiops.metrics import (
+    DAY_S,
     MIN_POINTS,
+    WEEK_S,
     SeriesError,
     detect_anomalies,
+    detect_seasons,
+    flag_extremes,
+    prepare_series,
 )
 
 # NAB realKnownCause, 19 windows. Baseline (rolling z-score, 288 points, |z| > 4): 9 hits,
-# 56 false detections. Ours measured 13 hits / 22 false; the bar is the brief's.
+# 56 false detections. The bar: as many hits with at most half the false detections. Ours
+# (auto, defaults, in-sample) measured 13 hits / 21 false; held out (bench/nab.py) 12 / 27.
 NAB_MIN_HITS = 9
 NAB_MAX_FALSE = 28
 
@@ -235,8 +241,8 @@ def test_the_result_is_plain_json() -> None:
 def test_nab_windows_are_hit_as_often_as_the_baseline_with_half_its_false_detections(
     benchmarks_dir: Path,
 ) -> None:
-    report = run(benchmarks_dir, detectors=("robust", "zscore"))
-    baseline, ours = report["totals"]["zscore"], report["totals"]["robust"]
+    report = run(benchmarks_dir, detectors=("auto", "zscore"))
+    baseline, ours = report["totals"]["zscore"], report["totals"]["auto"]
     assert report["windows"] == 19
     assert (baseline["hits"], baseline["false"]) == (9, 56)  # the reference baseline figure
     assert ours["hits"] >= NAB_MIN_HITS, report
@@ -266,3 +272,58 @@ def test_the_anomaly_chart_is_a_png() -> None:
     assert len(png) > 5_000
     assert anomaly_chart_png(frame, result.anomalies).startswith(PNG_SIGNATURE)
     assert anomaly_chart_png(frame, []).startswith(PNG_SIGNATURE)
+
+
+def noise_series(days: int = 21, *, seed: int = 0, walk: bool = False) -> pd.DataFrame:
+    """Hourly Gaussian noise around 50 (or a random walk): no season at all."""
+    timestamps = pd.date_range("2024-03-04", periods=days * 24, freq="1h")
+    steps = np.random.default_rng(seed).normal(0, 1, len(timestamps))
+    return pd.DataFrame(
+        {"timestamp": timestamps, "value": 50 + (np.cumsum(steps) if walk else steps)}
+    )
+
+
+@pytest.mark.parametrize(
+    ("frame", "seasons"),
+    [
+        (seasonal_series(), (DAY_S,)),
+        (seasonal_series(days=35, step="30min"), (DAY_S,)),
+        (noise_series(), ()),
+        (noise_series(walk=True), ()),
+        (noise_series(days=2), ()),
+    ],
+)
+def test_seasons_are_the_ones_the_series_shows(frame: pd.DataFrame, seasons: tuple[float]) -> None:
+    assert detect_seasons(prepare_series(frame)) == seasons
+
+
+def test_a_weekly_rhythm_is_detected_as_a_weekly_season() -> None:
+    frame = noise_series(days=42, seed=3)
+    weekday = frame["timestamp"].dt.day_of_week.to_numpy()
+    frame["value"] += np.where(weekday >= 5, -8.0, 0.0)
+    assert WEEK_S in detect_seasons(prepare_series(frame))
+
+
+def test_auto_fits_no_season_to_a_flat_series_and_still_finds_its_spike() -> None:
+    frame = noise_series(seed=5)
+    frame.loc[200, "value"] += 12
+    auto = detect_anomalies(frame)
+    assert auto.method == "auto" and auto.seasonal_periods_s == ()
+    assert [a["timestamp"] for a in auto.anomalies] == [frame["timestamp"][200].isoformat()]
+    assert detect_anomalies(frame, method="robust").seasonal_periods_s == (DAY_S,)
+
+
+@pytest.mark.parametrize(
+    ("threshold", "fraction", "min_flags", "expected"),
+    [
+        (3.0, 0.001, 10, [0, 1, 2, 7, 8]),  # everything beyond 3 sigmas, both sides
+        (3.0, 0.001, 2, [0, 1, 7, 8]),  # the two most extreme per side
+        (3.0, 0.001, 1, [0, 8]),
+        (9.5, 0.001, 10, [8]),
+    ],
+)
+def test_flags_are_beyond_the_threshold_and_capped_per_side(
+    threshold: float, fraction: float, min_flags: int, expected: list[int]
+) -> None:
+    z = np.array([-9.0, -5.0, -4.0, 0.0, 0.5, -0.5, 1.0, 6.0, 10.0])
+    assert list(np.flatnonzero(flag_extremes(z, threshold, fraction, min_flags))) == expected
