@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -36,19 +37,43 @@ def get_producer(request: Request) -> Celery:
 bearer = HTTPBearer(auto_error=False, description="The API token (TRIOPS_API_TOKEN).")
 
 
+SCOPES = ("read", "submit", "admin")
+"""What a token may do, each including the ones before it: read everything; also submit,
+cancel, deploy and change schedules; also manage tokens."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's name and what it may do."""
+
+    name: str
+    scope: str
+
+    def can(self, scope: str) -> bool:
+        return SCOPES.index(self.scope) >= SCOPES.index(scope)
+
+
+def authenticate(request: Request, token: str) -> Principal:
+    """The principal a bearer token stands for; Unauthorized for any other token."""
+    expected: str = request.app.state.admin_token
+    if secrets.compare_digest(token.encode(), expected.encode()):
+        return Principal(name="admin", scope="admin")
+    raise Unauthorized("invalid token")
+
+
 def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    """Accept the admin token; anything else is a 401."""
+) -> Principal:
+    """The caller, from `Authorization: Bearer <token>`; anything else is a 401."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
-    expected: str = request.app.state.admin_token
-    if not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise Unauthorized("invalid token")
-    return "admin"
+    principal = authenticate(request, credentials.credentials)
+    request.state.principal = principal
+    return principal
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PrincipalDep = Annotated[Principal, Depends(require_token)]
 SessionDep = Annotated[Session, Depends(get_db)]
 ProducerDep = Annotated[Celery, Depends(get_producer)]
