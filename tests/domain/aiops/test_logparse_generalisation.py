@@ -333,7 +333,7 @@ def test_an_upgraded_version_1_miner_puts_new_messages_in_new_ids_and_round_trip
 ) -> None:
     saved = json.loads((DATA / "logparse_state_v1.json").read_text(encoding="utf-8"))
     miner = LogTemplateMiner.from_state(saved["state"])
-    assert (miner.similarity_threshold, miner.depth) == (0.5, 4)  # v1 defaults upgraded
+    assert (miner.similarity_threshold, miner.depth) == (0.7, 4)  # v1 defaults upgraded
     lines, _ = load_set(benchmarks_dir, "Zookeeper")
     contents = messages(lines[:400], LOG_FORMATS["Zookeeper"])
     ids = miner.add_many(contents)
