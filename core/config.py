@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     home: Path = Path("var")
     database_url: str = ""
+    # Connections each process keeps (as many again in overflow): the API's threads share
+    # them; a worker's pool process needs one or two (`triops worker` sets 2).
+    db_pool_size: int = Field(default=10, ge=1, le=100)
     redis_url: str = ""
     artifacts_url: str = ""
     files_url: str = ""

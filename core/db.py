@@ -22,8 +22,9 @@ _lock = threading.Lock()
 _engines: dict[tuple[int, str], Engine] = {}
 
 
-def make_engine(url: str) -> Engine:
-    """A new engine for `url`; SQLite gets WAL, a busy timeout and foreign keys."""
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """A new engine for `url`, its pool `pool_size` connections (and as many again in
+    overflow); SQLite gets WAL, a busy timeout and foreign keys."""
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -31,7 +32,7 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
-        kwargs.update(pool_size=5, max_overflow=5, pool_recycle=1800)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -44,6 +45,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA cache_size=-16000")  # 16 MB
     cursor.close()
 
 
@@ -55,7 +58,7 @@ def get_engine(settings: Settings) -> Engine:
         with _lock:
             engine = _engines.get(key)
             if engine is None:
-                engine = make_engine(settings.database_url)
+                engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
                 _engines[key] = engine
     return engine
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.pagination import fetch_page
-from core.tables import FINISHED, Job, JobStatus, utcnow
+from core.tables import FINISHED, Job, JobStatus, new_id, utcnow
 
 if TYPE_CHECKING:
     from core.kinds import JobKind
@@ -29,6 +30,43 @@ def request_hash(kind: str, params: dict[str, Any]) -> str:
     """A fingerprint of a submission, to tell a retried request from a different one."""
     canonical = json.dumps({"kind": kind, "params": params}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_job(
+    *,
+    kind: JobKind[Any],
+    params: dict[str, Any],
+    digest: str,
+    idempotency_key: str | None,
+    origin: str,
+    parent_id: str | None,
+    now: datetime,
+) -> Job:
+    """A queued job row, not yet added to a session (its id is chosen here)."""
+    return Job(
+        id=new_id(),
+        kind=kind.name,
+        queue=kind.queue,
+        status=JobStatus.QUEUED,
+        params=params,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        origin=origin,
+        parent_id=parent_id,
+        created_at=now,
+        updated_at=now,
+        enqueued_at=now,
+        progress=0.0,
+        attempts=0,
+        resends=0,
+    )
+
+
+def insert_jobs(*, session: Session, rows: Sequence[Job]) -> None:
+    """Insert new job rows in bulk (one statement per thousand rows, no per-row reads)."""
+    if rows:
+        session.add_all(rows)
+        session.flush()
 
 
 def create_job(
@@ -41,54 +79,75 @@ def create_job(
     parent_id: str | None = None,
     job_id: str | None = None,
 ) -> tuple[Job, bool]:
-    """Insert a queued job; with an idempotency key, return the existing job instead.
+    """Insert one queued job; with an idempotency key, return the existing job instead.
 
     Returns the job and whether it was created. The same key with another body is a
-    Conflict.
+    Conflict. (Submissions go through `core.submission.submit_many`, which does the same
+    for a whole batch.)
     """
     digest = request_hash(kind.name, params)
     if idempotency_key is not None:
-        existing = _by_idempotency_key(session, idempotency_key)
-        if existing is not None:
-            return _same_request_or_conflict(existing, digest), False
-    job = Job(
-        kind=kind.name,
-        queue=kind.queue,
-        status=JobStatus.QUEUED,
+        existing = by_idempotency_keys(session=session, keys=[idempotency_key])
+        if idempotency_key in existing:
+            return same_request_or_conflict(existing[idempotency_key], digest), False
+    job = new_job(
+        kind=kind,
         params=params,
+        digest=digest,
         idempotency_key=idempotency_key,
-        request_hash=digest,
         origin=origin,
         parent_id=parent_id,
+        now=utcnow(),
     )
     if job_id is not None:
         job.id = job_id
-    session.add(job)
     try:
         with session.begin_nested():
+            session.add(job)
             session.flush()
     except IntegrityError:
         # Another request with the same key won the race.
         if idempotency_key is None:
             raise
-        existing = _by_idempotency_key(session, idempotency_key)
-        if existing is None:
+        existing = by_idempotency_keys(session=session, keys=[idempotency_key])
+        if idempotency_key not in existing:
             raise
-        return _same_request_or_conflict(existing, digest), False
+        return same_request_or_conflict(existing[idempotency_key], digest), False
     return job, True
 
 
-def _by_idempotency_key(session: Session, key: str) -> Job | None:
-    return session.scalar(select(Job).where(Job.idempotency_key == key))
+def by_idempotency_keys(*, session: Session, keys: Sequence[str]) -> dict[str, Job]:
+    """The jobs already submitted under these idempotency keys, by key (one query)."""
+    if not keys:
+        return {}
+    found = session.scalars(select(Job).where(Job.idempotency_key.in_(list(set(keys)))))
+    return {job.idempotency_key: job for job in found if job.idempotency_key is not None}
 
 
-def _same_request_or_conflict(job: Job, digest: str) -> Job:
+def same_request_or_conflict(job: Job, digest: str) -> Job:
+    """The job, when the request repeats the one that made it; else a Conflict."""
     if job.request_hash != digest:
         raise Conflict(
             "idempotency key already used with a different request",
             details={"job_id": job.id},
         )
     return job
+
+
+def fail_unsent(*, session: Session, job_ids: Sequence[str], now: datetime, message: str) -> None:
+    """Jobs whose message the broker did not take: failed, their keys freed for a retry."""
+    if job_ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(list(job_ids)))
+            .values(
+                status=JobStatus.FAILED,
+                finished_at=now,
+                updated_at=now,
+                idempotency_key=None,
+                error={"type": "Unavailable", "message": message},
+            )
+        )
 
 
 def find_job(*, session: Session, job_id: str) -> Job | None:
@@ -147,13 +206,22 @@ def mark_enqueued(*, session: Session, job: Job, now: datetime) -> None:
     job.enqueued_at = now
 
 
-def start_attempt(*, session: Session, job_id: str, worker: str, now: datetime) -> Job | None:
+@dataclass(frozen=True)
+class Attempt:
+    """A job a worker has just started: its params (as stored) and its attempt number."""
+
+    params: dict[str, Any]
+    attempt: int
+
+
+def start_attempt(*, session: Session, job_id: str, worker: str, now: datetime) -> Attempt | None:
     """Move a job to running and count the attempt; None when it must not run.
 
     A job that is already finished (succeeded, failed or cancelled) is not run again:
-    that is what makes a redelivered message harmless.
+    that is what makes a redelivered message harmless. One round trip: the update
+    returns what the worker needs.
     """
-    result = session.execute(
+    row = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.not_in([s.value for s in FINISHED]))
         .values(
@@ -164,11 +232,11 @@ def start_attempt(*, session: Session, job_id: str, worker: str, now: datetime) 
             updated_at=now,
             error=None,
         )
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+        .returning(Job.params, Job.attempts)
+    ).first()
+    if row is None:
         return None
-    session.expire_all()
-    return session.get(Job, job_id)
+    return Attempt(params=dict(row.params), attempt=int(row.attempts))
 
 
 def finish_job(

@@ -6,16 +6,20 @@ without its job, and a message lost between the two is found by housekeeping.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from kombu.exceptions import KombuError, OperationalError
 from pydantic import BaseModel
 from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import jobs
 from core.config import Settings
-from core.errors import InvalidInput, Unavailable
+from core.errors import InvalidInput, TriopsError, Unavailable
 from core.kinds import JobKind, get_kind
 from core.kinds.common import check_files
 from core.tables import Job, JobStatus, Pipeline, utcnow
@@ -40,25 +44,21 @@ def prepare(
     return kind, model
 
 
-def prepare_all(*, session: Session, items: list[tuple[str, dict[str, Any]]], noun: str) -> None:
-    """Validate many submissions at once; InvalidInput lists every bad one by index."""
-    problems = []
-    for index, (kind_name, params) in enumerate(items):
-        try:
-            prepare(session=session, kind_name=kind_name, params=params)
-        except InvalidInput as exc:
-            problems.append({"index": index, **exc.to_dict()})
-    if problems:
-        first = problems[0]
-        raise InvalidInput(
-            f"{len(problems)} of {len(items)} {noun} are invalid; the first, at index "
-            f"{first['index']}: {first['message']}",
-            details=problems,
-        )
+@dataclass(frozen=True)
+class Request:
+    """One job asked for: its kind, params and optional idempotency key."""
+
+    kind: str
+    params: dict[str, Any]
+    idempotency_key: str | None = None
 
 
-def send(*, producer: Producer, job: Job) -> None:
-    """Put the job's message on its queue; the task id is the job id."""
+def send(*, producer: Producer, job: Job, publisher: Any = None) -> None:
+    """Put the job's message on its queue; the task id is the job id.
+
+    `publisher` is a kombu producer to reuse (a batch publishes over one connection).
+    The message goes to the queue's default-exchange route, so Redis takes one LPUSH.
+    """
     try:
         producer.send_task(
             job.kind,
@@ -68,6 +68,7 @@ def send(*, producer: Producer, job: Job) -> None:
             ignore_result=True,  # results are the jobs table's; no backend round trip
             retry=True,
             retry_policy=SEND_RETRY_POLICY,
+            producer=publisher,
         )
     except (OperationalError, KombuError, RedisError, OSError) as exc:
         raise Unavailable("the broker (Redis) is unavailable; try again shortly") from exc
@@ -89,36 +90,159 @@ def submit(
     If the broker cannot take the message, the job is marked failed (so nothing is left
     queued with no message) and Unavailable is raised.
     """
-    kind, model = prepare(session=session, kind_name=kind_name, params=params)
-    kind.check(session, model, settings)
-    job, created = jobs.create_job(
+    [(job, created)] = submit_many(
         session=session,
-        kind=kind,
-        params=model.model_dump(mode="json"),
-        idempotency_key=idempotency_key,
+        producer=producer,
+        requests=[Request(kind_name, params, idempotency_key)],
         origin=origin,
         parent_id=parent_id,
+        settings=settings,
     )
-    if not created:
-        return job, False
-    session.commit()
-    try:
-        send(producer=producer, job=job)
-    except Unavailable as exc:
-        jobs.finish_job(
-            session=session,
-            job_id=job.id,
-            status=JobStatus.FAILED,
-            now=utcnow(),
-            error={"type": "Unavailable", "message": exc.message},
+    return job, created
+
+
+def submit_many(
+    *,
+    session: Session,
+    producer: Producer,
+    requests: Sequence[Request],
+    origin: str = "api",
+    parent_id: str | None = None,
+    settings: Settings | None = None,
+) -> list[tuple[Job, bool]]:
+    """Create and enqueue many jobs: validated whole, written in one transaction, then
+    published together over one connection. Returns each job and whether it is new.
+
+    Every request is validated and prechecked first; one bad request refuses them all
+    (InvalidInput listing each by index) and writes nothing. A repeated idempotency key
+    answers the existing job (the same body) or a Conflict (another body), in the batch
+    as across batches, and two requests racing on one key both get the same job. The rows
+    are committed before the messages are sent, as for one job; if the broker refuses,
+    the jobs not sent are marked failed and their keys freed, and Unavailable is raised.
+    """
+    prepared = prepare_many(session=session, requests=requests, settings=settings)
+    for _ in range(3):
+        try:
+            planned = _plan(session, requests, prepared, origin, parent_id)
+            session.commit()
+            break
+        except IntegrityError:
+            # Another request took one of the keys between our read and our insert:
+            # read them again (their jobs are committed now) and answer those.
+            session.rollback()
+    else:  # pragma: no cover - three lost races in a row
+        raise Unavailable("submissions are racing on the same idempotency keys; try again")
+    new_jobs = [job for job, created in planned if created]
+    _publish(session, producer, new_jobs)
+    return planned
+
+
+def prepare_many(
+    *,
+    session: Session,
+    requests: Sequence[Request],
+    settings: Settings | None = None,
+    check: Literal["all", "first"] = "all",
+) -> list[tuple[JobKind[Any], BaseModel]]:
+    """Each request's kind and validated params, prechecked against the current state
+    (all of them, or only the first: a pipeline's later steps depend on earlier ones);
+    one InvalidInput lists every bad request by index."""
+    prepared: list[tuple[JobKind[Any], BaseModel]] = []
+    problems: list[dict[str, Any]] = []
+    for index, request in enumerate(requests):
+        try:
+            kind, model = prepare(session=session, kind_name=request.kind, params=request.params)
+            if check == "all" or index == 0:
+                kind.check(session, model, settings)
+            prepared.append((kind, model))
+        except TriopsError as exc:
+            if len(requests) == 1:
+                raise
+            problems.append({"index": index, **exc.to_dict()})
+    if problems:
+        first = problems[0]
+        raise InvalidInput(
+            f"{len(problems)} of {len(requests)} jobs are invalid; the first, at index "
+            f"{first['index']}: {first['message']}",
+            details=problems,
         )
-        # Free the key so the client can retry the same request once the broker is back.
-        job.idempotency_key = None
+    return prepared
+
+
+def _plan(
+    session: Session,
+    requests: Sequence[Request],
+    prepared: Sequence[tuple[JobKind[Any], BaseModel]],
+    origin: str,
+    parent_id: str | None,
+) -> list[tuple[Job, bool]]:
+    """The job of each request: an existing one for a known idempotency key, else a new
+    row (inserted in bulk, not yet committed)."""
+    now = utcnow()
+    keys = [r.idempotency_key for r in requests if r.idempotency_key is not None]
+    known = jobs.by_idempotency_keys(session=session, keys=keys) if keys else {}
+    planned: list[tuple[Job, bool]] = []
+    new_rows: list[Job] = []
+    for request, (kind, model) in zip(requests, prepared, strict=True):
+        params = model.model_dump(mode="json")
+        digest = jobs.request_hash(kind.name, params)
+        key = request.idempotency_key
+        if key is not None and key in known:
+            planned.append((jobs.same_request_or_conflict(known[key], digest), False))
+            continue
+        job = jobs.new_job(
+            kind=kind,
+            params=params,
+            digest=digest,
+            idempotency_key=key,
+            origin=origin,
+            parent_id=parent_id,
+            now=now,
+        )
+        if key is not None:
+            known[key] = job
+        planned.append((job, True))
+        new_rows.append(job)
+    jobs.insert_jobs(session=session, rows=new_rows)
+    return planned
+
+
+def _publish(session: Session, producer: Producer, new_jobs: Sequence[Job]) -> None:
+    """Send the new jobs' messages over one connection; on a broker failure, the jobs
+    not sent are failed (their keys freed, so the client can retry) and Unavailable is
+    raised."""
+    if not new_jobs:
+        return
+    sent = 0
+    try:
+        with _publisher(producer) as publisher:
+            for job in new_jobs:
+                send(producer=producer, job=job, publisher=publisher)
+                sent += 1
+    except (Unavailable, OperationalError, KombuError, RedisError, OSError) as exc:
+        unsent = new_jobs[sent:]
+        jobs.fail_unsent(
+            session=session,
+            job_ids=[job.id for job in unsent],
+            now=utcnow(),
+            message="the broker (Redis) is unavailable",
+        )
         session.commit()
-        raise
-    jobs.mark_enqueued(session=session, job=job, now=utcnow())
-    session.commit()
-    return job, True
+        for job in unsent:
+            job.status, job.idempotency_key = JobStatus.FAILED, None
+        raise Unavailable("the broker (Redis) is unavailable; try again shortly") from exc
+
+
+@contextmanager
+def _publisher(producer: Producer) -> Iterator[Any]:
+    """One kombu producer for a batch, when the app can lend one (a Celery app can):
+    its messages are buffered and go to Redis as one pipeline when the batch ends."""
+    acquire = getattr(producer, "producer_or_acquire", None)
+    if acquire is None:
+        yield None
+        return
+    with acquire() as publisher, publisher.batch():
+        yield publisher
 
 
 def submit_pipeline(
@@ -135,10 +259,9 @@ def submit_pipeline(
     current state (later steps depend on what earlier ones produce). A step that fails
     stops the chain, and the steps after it are marked skipped.
     """
-    prepared = [prepare(session=session, kind_name=k, params=p) for k, p in steps]
-    if prepared:
-        first_kind, first_params = prepared[0]
-        first_kind.check(session, first_params, None)
+    prepared = prepare_many(
+        session=session, requests=[Request(k, p) for k, p in steps], check="first"
+    )
     pipeline = Pipeline(name=name, steps=len(prepared), origin=origin)
     session.add(pipeline)
     session.flush()

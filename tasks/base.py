@@ -53,6 +53,10 @@ TRANSIENT = (Unavailable, SQLOperationalError, KombuOperationalError, RedisConne
 """Failures worth another attempt: a service was briefly unreachable."""
 
 PROGRESS_EVERY_S = 0.5
+"""Progress is written at most this often."""
+
+PROGRESS_AFTER_S = 1.0
+"""Nor before a job has run this long: a job that finishes in milliseconds writes none."""
 
 
 @dataclass
@@ -64,6 +68,7 @@ class JobContext:
     attempt: int
     worker: str
     settings: Settings
+    _started: float = field(default_factory=time.monotonic, repr=False)
     _last_progress: float = field(default=0.0, repr=False)
 
     def now(self) -> datetime:
@@ -75,8 +80,11 @@ class JobContext:
             yield session
 
     def progress(self, fraction: float, message: str | None = None, *, force: bool = False) -> None:
-        """Report progress (0..1); throttled so a tight loop does not flood the database."""
+        """Report progress (0..1). Nothing is written in a job's first second (a quick job
+        writes no progress at all), then at most every half second unless `force`d."""
         now = time.monotonic()
+        if now - self._started < PROGRESS_AFTER_S:
+            return
         if not force and now - self._last_progress < PROGRESS_EVERY_S:
             return
         self._last_progress = now
@@ -266,8 +274,10 @@ class JobTask(Task):
         with session_scope(settings) as session:
             if "params" in kwargs:
                 jobs.adopt_job(session=session, kind=kind, job_id=job_id, params=kwargs["params"])
-            job = jobs.start_attempt(session=session, job_id=job_id, worker=worker, now=utcnow())
-            if job is None:
+            started = jobs.start_attempt(
+                session=session, job_id=job_id, worker=worker, now=utcnow()
+            )
+            if started is None:
                 logger.info("job %s is finished or unknown; message dropped", job_id)
                 stored = jobs.find_job(session=session, job_id=job_id)
                 if stored is not None and stored.status == JobStatus.CANCELLED:
@@ -275,7 +285,7 @@ class JobTask(Task):
                     session.commit()
                     raise Ignore()  # a cancelled step also stops the chain it is part of
                 return None
-            return dict(job.params), job.attempts
+            return started.params, started.attempt
 
     def _record_retry(
         self, settings: Settings, job_id: str, exc: BaseException, delay_s: float

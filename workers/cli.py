@@ -97,6 +97,9 @@ def api(host: str | None, port: int | None) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(pool: str, loglevel: str) -> None:
     """Run one worker of POOL (it also serves the system queue)."""
+    # Each pool process runs one job at a time: two connections are plenty.
+    os.environ.setdefault("TRIOPS_DB_POOL_SIZE", "2")
+    get_settings.cache_clear()
     from workers.app import app
     from workers.pools import pools
 

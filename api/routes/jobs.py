@@ -52,24 +52,18 @@ def submit_job(
 def submit_batch(
     body: BatchSubmit, session: SessionDep, producer: ProducerDep, settings: SettingsDep
 ) -> BatchOut:
-    """Submit many jobs; all are validated first, so one bad job submits none."""
-    submission.prepare_all(
-        session=session, items=[(j.kind, j.params) for j in body.jobs], noun="jobs"
+    """Submit many jobs in one transaction; all are validated first, so one bad job
+    submits none (the error names its index)."""
+    planned = submission.submit_many(
+        session=session,
+        producer=producer,
+        requests=[submission.Request(j.kind, j.params, j.idempotency_key) for j in body.jobs],
+        settings=settings,
     )
-    out: list[Job] = []
-    created: list[bool] = []
-    for item in body.jobs:
-        job, new = submission.submit(
-            session=session,
-            producer=producer,
-            kind_name=item.kind,
-            params=item.params,
-            idempotency_key=item.idempotency_key,
-            settings=settings,
-        )
-        out.append(job)
-        created.append(new)
-    return BatchOut(jobs=[JobOut.model_validate(j) for j in out], created=created)
+    return BatchOut(
+        jobs=[JobOut.model_validate(job) for job, _ in planned],
+        created=[created for _, created in planned],
+    )
 
 
 @router.get("/jobs", response_model=JobPage)

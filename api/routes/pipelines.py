@@ -41,9 +41,6 @@ def _pipeline_out(session: SessionDep, pipeline: Pipeline) -> PipelineOut:
 @router.post("/pipelines", response_model=PipelineOut, status_code=status.HTTP_202_ACCEPTED)
 def create_pipeline(body: PipelineIn, session: SessionDep, producer: ProducerDep) -> PipelineOut:
     """Run steps in order as a Celery chain; a failed step (or gate) stops the rest."""
-    submission.prepare_all(
-        session=session, items=[(s.kind, s.params) for s in body.steps], noun="steps"
-    )
     pipeline = submission.submit_pipeline(
         session=session,
         producer=producer,

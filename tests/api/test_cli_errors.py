@@ -3,18 +3,12 @@ line and a non-zero exit: a stopped API, a bad token, a 404 or a 422 — no trac
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from click.testing import CliRunner, Result
 
-from api.main import create_app
-from core.config import Settings
+from tests.api.conftest import free_port
 from workers.cli import main
 
 API_COMMANDS: list[list[str]] = [
@@ -30,30 +24,6 @@ API_COMMANDS: list[list[str]] = [
     ["schedules", "runs", "scan"],
     ["schedules", "delete", "scan"],
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def live_api(settings: Settings) -> Iterator[str]:
-    """The API served by uvicorn on a loopback port, in this process."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the API did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def run(args: list[str], *, url: str, token: str, tmp_path: Path) -> Result:
