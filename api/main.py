@@ -5,16 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
+from api import observability
 from api.deps import require_token
 from api.errors import EXCEPTION_HANDLERS
+from api.observability import RequestMetrics
 from api.openapi import build_openapi
 from api.routes import aiops, dataops, files, health, jobs, kinds, mlops, pipelines, schedules
 from core.broker import create_celery
-from core.config import Settings, get_settings
+from core.config import API_PREFIX, Settings, get_settings
 from core.db import session_factory
 from core.kinds import load_plugins
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,10 +32,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(RequestMetrics)
+    app.include_router(observability.router)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(protected, prefix=API_PREFIX)
     app.state.settings = settings
     app.state.sessionmaker = session_factory(settings)
     app.state.celery = create_celery(settings)
+    app.state.queue_registry = observability.queue_registry(app.state.celery)
     app.state.admin_token = settings.admin_token()
     return app

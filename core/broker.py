@@ -109,3 +109,17 @@ def _task_id(raw: bytes | str, *, wrapped: bool = False) -> str:
         return str(message.get("headers", {}).get("id", ""))
     except (ValueError, TypeError, AttributeError, IndexError):
         return ""
+
+
+def queue_depths(app: Celery, queues: Sequence[str]) -> dict[str, int]:
+    """Messages waiting in each queue (its priority sub-lists included), one round trip."""
+    with app.connection_for_read() as conn:
+        channel = conn.default_channel
+        sep = getattr(channel, "sep", "\x06\x16")
+        keys = {q: [q, *(f"{q}{sep}{p}" for p in range(1, 10))] for q in queues}
+        with channel.client.pipeline(transaction=False) as pipe:
+            for names in keys.values():
+                for key in names:
+                    pipe.llen(key)
+            lengths = iter(pipe.execute())
+        return {q: sum(next(lengths) for _ in names) for q, names in keys.items()}

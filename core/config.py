@@ -18,6 +18,9 @@ from typing import Any, Literal, get_origin
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+API_PREFIX = "/api/v1"
+"""Where the HTTP API's routes live."""
+
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "token", "admin"}
 
 
@@ -43,6 +46,12 @@ class Settings(BaseSettings):
     api_url: str = ""
     api_workers: int = 1
     max_upload_bytes: int = 200 * 1024 * 1024
+
+    # Logs: JSON lines (one object per line, with job_id/kind/pool or request_id) or text.
+    log_json: bool = False
+    # A worker serves its pool's Prometheus metrics on this port (0: not served).
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     flower_port: int = 5555
     flower_host: str = "127.0.0.1"
@@ -237,6 +246,7 @@ class Settings(BaseSettings):
             "TRIOPS_ETL_SCHEDULES": json.dumps(self.etl_schedules),
             "TRIOPS_ETL_CHUNK_ROWS": str(self.etl_chunk_rows),
             "TRIOPS_PLUGINS": json.dumps(self.plugins),
+            "TRIOPS_LOG_JSON": "1" if self.log_json else "0",
         }
         if self.incident_webhook_url:
             env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url

@@ -22,6 +22,7 @@ from core.config import Settings
 from core.errors import InvalidInput, TriopsError, Unavailable
 from core.kinds import JobKind, get_kind
 from core.kinds.common import check_files
+from core.metrics import JOBS_SUBMITTED
 from core.tables import Job, JobStatus, Pipeline, utcnow
 
 
@@ -134,6 +135,8 @@ def submit_many(
         raise Unavailable("submissions are racing on the same idempotency keys; try again")
     new_jobs = [job for job, created in planned if created]
     _publish(session, producer, new_jobs)
+    for job in new_jobs:
+        JOBS_SUBMITTED.labels(job.kind).inc()
     return planned
 
 

@@ -35,6 +35,8 @@ from core.config import Settings, get_settings
 from core.db import session_scope
 from core.errors import TriopsError, Unavailable
 from core.kinds import CATALOG, JobKind
+from core.logs import log_context
+from core.metrics import JOB_REDELIVERIES, JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
 from core.storage import BlobStore
 from core.tables import (
     DatasetVersion,
@@ -225,10 +227,17 @@ class JobTask(Task):
     max_retries = None  # attempts are counted on the job row, against the catalog's limit
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        settings = get_settings()
         kind = CATALOG[self.name]
-        job_id: str = self.request.id
         worker: str = self.request.hostname or os.uname().nodename
+        pool = worker.split("@", 1)[0]
+        with log_context(job_id=self.request.id, kind=kind.name, pool=pool):
+            return self._attempt(kind, worker, pool, kwargs)
+
+    def _attempt(
+        self, kind: JobKind[Any], worker: str, pool: str, kwargs: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        settings = get_settings()
+        job_id: str = self.request.id
         try:
             started = self._start(settings, kind, job_id, worker, kwargs)
         except SQLOperationalError as exc:
@@ -240,9 +249,12 @@ class JobTask(Task):
         if started is None:
             return None
         params, attempt = started
+        if attempt > self.request.retries + 1:  # an earlier attempt was lost, not retried
+            JOB_REDELIVERIES.labels(kind.name, pool).inc()
         ctx = JobContext(
             job_id=job_id, kind=kind, attempt=attempt, worker=worker, settings=settings
         )
+        clock = time.perf_counter()
         try:
             model: BaseModel = kind.params_model.model_validate(params)
             result = self.run(ctx, model)
@@ -253,18 +265,32 @@ class JobTask(Task):
         except Retry:
             raise
         except TRANSIENT as exc:
+            JOB_SECONDS.labels(kind.name, pool).observe(time.perf_counter() - clock)
             if attempt < kind.max_attempts:
                 delay = retry_delay_s(settings, attempt)
                 self._record_retry(settings, job_id, exc, delay)
+                JOB_RETRIES.labels(kind.name, pool).inc()
                 raise self.retry(countdown=delay, exc=exc) from exc
             self._record_failure(settings, job_id, exc)
+            JOBS_FINISHED.labels(kind.name, pool, "failed").inc()
             raise
         except BaseException as exc:
+            JOB_SECONDS.labels(kind.name, pool).observe(time.perf_counter() - clock)
             self._record_failure(settings, job_id, exc)
+            JOBS_FINISHED.labels(kind.name, pool, "failed").inc()
             raise
         if isinstance(result, Deferred):
             return None  # other tasks carry on: the one that finishes records the result
         mark_succeeded(settings, job_id, result)
+        seconds = time.perf_counter() - clock
+        JOB_SECONDS.labels(kind.name, pool).observe(seconds)
+        JOBS_FINISHED.labels(kind.name, pool, "succeeded").inc()
+        logger.info(
+            "job succeeded in %.3f s (attempt %d)",
+            seconds,
+            attempt,
+            extra={"status": "succeeded", "duration_s": round(seconds, 4), "attempt": attempt},
+        )
         return result
 
     def _start(
@@ -302,6 +328,8 @@ class JobTask(Task):
     def _record_failure(self, settings: Settings, job_id: str, exc: BaseException) -> None:
         if not isinstance(exc, TriopsError | DomainError | SoftTimeLimitExceeded):
             logger.exception("job %s failed", job_id)
+        else:
+            logger.info("job failed: %s", exc, extra={"status": "failed"})
         mark_failed(settings, job_id, exc)
 
     def on_failure(

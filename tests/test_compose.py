@@ -30,7 +30,12 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_has_every_service_of_the_system(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == PYTHON_SERVICES | {"redis", "postgres"}
+    assert set(compose["services"]) == PYTHON_SERVICES | {
+        "redis",
+        "postgres",
+        "prometheus",
+        "grafana",
+    }
 
 
 def test_every_python_service_uses_one_image(compose: dict[str, Any]) -> None:
@@ -76,3 +81,35 @@ def test_every_python_service_runs_in_production_mode_with_a_token(
         env = compose["services"][name]["environment"]
         assert env["TRIOPS_ENVIRONMENT"] == "production"
         assert "TRIOPS_API_TOKEN" in env
+
+
+def test_prometheus_scrapes_the_api_and_every_workers_metrics_port(
+    compose: dict[str, Any],
+) -> None:
+    config = yaml.safe_load((COMPOSE.parent / "deploy" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["triops-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    discovered = jobs["triops-workers"]["dns_sd_configs"][0]
+    workers = {name for name in compose["services"] if name.startswith("worker-")}
+    assert set(discovered["names"]) == workers
+    env = compose["x-triops-env"]
+    assert str(discovered["port"]) == env["TRIOPS_WORKER_METRICS_PORT"]
+
+
+def test_the_grafana_dashboard_only_charts_metrics_triops_exports() -> None:
+    import json
+    import re
+
+    from prometheus_client import REGISTRY
+
+    import core.metrics  # noqa: F401 - registers the metrics
+
+    dashboard = json.loads(
+        (COMPOSE.parent / "deploy" / "grafana" / "dashboards" / "triops.json").read_text()
+    )
+    # Every sample name a registered metric may have (_total, _bucket, _sum, ...).
+    exported = set(REGISTRY._names_to_collectors) | {"triops_queue_depth"}
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            for name in re.findall(r"triops_[a-z_]+", target["expr"]):
+                assert name in exported, (panel["title"], name)

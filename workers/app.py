@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.broker import create_celery
 from core.config import get_settings
 from core.kinds import load_plugins, task_modules
+from workers import observability  # noqa: F401 - our logging replaces Celery's setup
 
 settings = get_settings()
 load_plugins(settings)

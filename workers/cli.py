@@ -80,14 +80,18 @@ def api(host: str | None, port: int | None) -> None:
     """Run the HTTP API (uvicorn)."""
     import uvicorn
 
+    from core.logs import configure
+
     settings = _settings()
+    configure(json_lines=settings.log_json)
     uvicorn.run(
         "api.main:create_app",
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
         proxy_headers=True,
-        log_level="info",
+        log_config=None,  # our handler and format (core/logs.py) for every line
+        access_log=False,  # the API logs each request itself, with its id and duration
         workers=settings.api_workers,
     )
 
@@ -100,10 +104,16 @@ def worker(pool: str, loglevel: str) -> None:
     # Each pool process runs one job at a time: two connections are plenty.
     os.environ.setdefault("TRIOPS_DB_POOL_SIZE", "2")
     get_settings.cache_clear()
+    settings = get_settings()
+    from workers.observability import serve_worker_metrics
+
+    # Before prometheus_client is imported anywhere: the pool's children then write
+    # their samples where this process can sum them.
+    serve_worker_metrics(settings, pool)
     from workers.app import app
     from workers.pools import pools
 
-    app.worker_main(pools(_settings())[pool].worker_argv(loglevel=loglevel))
+    app.worker_main(pools(settings)[pool].worker_argv(loglevel=loglevel))
 
 
 @main.command()
