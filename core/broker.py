@@ -10,21 +10,21 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from core.config import Settings
-from core.kinds import POOL_QUEUES, SYSTEM_QUEUE, longest_time_limit_s, task_routes
-
-VISIBILITY_MARGIN_S = 600.0
-"""Redis re-delivers an unacknowledged message after the visibility timeout. It must be
-longer than the longest hard time limit, or a long job would run twice at once."""
-
-
-def visibility_timeout_s() -> int:
-    return int(max(3600.0, longest_time_limit_s() + VISIBILITY_MARGIN_S))
+from core.kinds import POOL_QUEUES, SYSTEM_QUEUE, task_routes
+from core.liveness import RESTORE_INTERVAL_S, VISIBILITY_TIMEOUT_S
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Everything Celery needs, one dict, the same in every process."""
     transport = {
-        "visibility_timeout": visibility_timeout_s(),
+        # Redis hands a message back to its queue when the worker that took it has not
+        # refreshed it for this long; live workers refresh theirs every few seconds
+        # (core/liveness.py), so only a dead worker's messages come back — within ~25 s —
+        # and a long job is never handed out twice while its worker lives.
+        "visibility_timeout": VISIBILITY_TIMEOUT_S,
+        "unacked_restore_interval": RESTORE_INTERVAL_S,
+        "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 30,
         # Fail fast when Redis is down, so the API can answer 503 instead of hanging.
         "socket_connect_timeout": 5,
         "socket_timeout": 30,

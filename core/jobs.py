@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -208,35 +208,61 @@ def mark_enqueued(*, session: Session, job: Job, now: datetime) -> None:
 
 @dataclass(frozen=True)
 class Attempt:
-    """A job a worker has just started: its params (as stored) and its attempt number."""
+    """A job a worker has just started: its params (as stored) and its attempt number;
+    `taken_over` when an earlier attempt's process died without finishing it."""
 
     params: dict[str, Any]
     attempt: int
+    taken_over: bool = False
 
 
-def start_attempt(*, session: Session, job_id: str, worker: str, now: datetime) -> Attempt | None:
-    """Move a job to running and count the attempt; None when it must not run.
+def start_attempt(
+    *,
+    session: Session,
+    job_id: str,
+    worker: str,
+    lease: str | None,
+    now: datetime,
+    lease_alive: Callable[[str | None], bool],
+) -> Attempt | None:
+    """Move a job to running, leased to this process, and count the attempt; None when
+    it must not run.
 
-    A job that is already finished (succeeded, failed or cancelled) is not run again:
-    that is what makes a redelivered message harmless. One round trip: the update
-    returns what the worker needs.
+    A queued (or retrying) job starts. A finished one never runs again: that is what
+    makes a redelivered message harmless. A running one is either still run by its lease
+    (`lease_alive` — a duplicate delivery: None) or was abandoned by a process that died
+    (taken over). The usual case is one round trip.
     """
+    values = {
+        "status": JobStatus.RUNNING,
+        "attempts": Job.attempts + 1,
+        "worker": worker,
+        "lease": lease,
+        "started_at": now,
+        "updated_at": now,
+        "error": None,
+    }
     row = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status.not_in([s.value for s in FINISHED]))
-        .values(
-            status=JobStatus.RUNNING,
-            attempts=Job.attempts + 1,
-            worker=worker,
-            started_at=now,
-            updated_at=now,
-            error=None,
-        )
+        .where(Job.id == job_id, Job.status.in_([JobStatus.QUEUED, JobStatus.RETRYING]))
+        .values(**values)
         .returning(Job.params, Job.attempts)
     ).first()
-    if row is None:
+    if row is not None:
+        return Attempt(params=dict(row.params), attempt=int(row.attempts))
+    current = session.execute(select(Job.status, Job.lease).where(Job.id == job_id)).first()
+    if current is None or current.status != JobStatus.RUNNING or lease_alive(current.lease):
         return None
-    return Attempt(params=dict(row.params), attempt=int(row.attempts))
+    row = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        .where(Job.lease.is_(None) if current.lease is None else Job.lease == current.lease)
+        .values(**values)
+        .returning(Job.params, Job.attempts)
+    ).first()
+    if row is None:  # another process took it over first
+        return None
+    return Attempt(params=dict(row.params), attempt=int(row.attempts), taken_over=True)
 
 
 def finish_job(
@@ -316,15 +342,22 @@ def queued_before(*, session: Session, before: datetime) -> list[Job]:
     )
 
 
-def running_since(*, session: Session, before: datetime) -> list[Job]:
+def running(*, session: Session, limit: int = 1000) -> list[Job]:
+    """Running jobs, oldest first."""
     return list(
         session.scalars(
-            select(Job)
-            .where(Job.status == JobStatus.RUNNING)
-            .where(Job.updated_at < before)
-            .limit(1000)
+            select(Job).where(Job.status == JobStatus.RUNNING).order_by(Job.created_at).limit(limit)
         )
     )
+
+
+def requeue(*, session: Session, job: Job, now: datetime, note: str) -> None:
+    """A running job whose process and message are gone goes back to queued (re-sent)."""
+    job.status = JobStatus.QUEUED
+    job.resends += 1
+    job.lease = None
+    job.updated_at = now
+    job.note = note
 
 
 def finished_before(*, session: Session, before: datetime, limit: int = 1000) -> list[Job]:

@@ -24,7 +24,7 @@ from core.kinds import CATALOG, get_kind
 from core.submission import prepare, send
 from core.tables import Job, JobStatus, Schedule
 from core.validation import human_pattern
-from domain.schedules import Timing, check_timing, decide, describe, next_fire
+from domain.schedules import Timing, check_timing, decide, describe, next_fire, still_running
 
 logger = logging.getLogger("triops.schedules")
 
@@ -38,7 +38,6 @@ Name = Annotated[
         )
     ),
 ]
-ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING)
 MAX_INTERVAL_S = 10 * 366 * 86400
 
 
@@ -291,7 +290,7 @@ def fire(
         firing, skipped = False, 1
     if firing and row.overlap == "skip" and row.last_job_id:
         previous = session.get(Job, row.last_job_id)
-        if previous is not None and previous.status in ACTIVE:
+        if previous is not None and still_running(previous.status, previous.updated_at, now=now):
             firing, skipped = False, 1
     values: dict[str, Any] = {
         "next_run_at": decision.next_run_at,

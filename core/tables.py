@@ -96,6 +96,8 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     resends: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The process running the job: "<worker instance>/<pool process id>" (core/liveness.py).
+    lease: Mapped[str | None] = mapped_column(String(255), nullable=True)
     origin: Mapped[str] = mapped_column(String(100), default="api")
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)

@@ -64,3 +64,42 @@ def is_stale_running(
     its message gone from the broker (so no redelivery will come), nobody runs it.
     """
     return not in_broker and now - updated_at > timedelta(seconds=time_limit_s + grace_s)
+
+
+def decide_running(
+    *,
+    lease_alive: bool,
+    in_broker: bool,
+    started_at: datetime,
+    now: datetime,
+    resends: int,
+    max_resends: int,
+    settle_s: float,
+) -> Action:
+    """What to do with a running job.
+
+    Parameters
+    ----------
+    lease_alive:
+        Whether the process it is leased to still runs (its worker still beats).
+    in_broker:
+        Whether its message is still in a queue or held by a worker (then the broker
+        hands it to another worker when its holder dies: nothing to do).
+    started_at:
+        When the current attempt started (UTC).
+    now:
+        The current time (UTC).
+    resends, max_resends:
+        As for `decide_queued`.
+    settle_s:
+        Seconds to leave a just-started job alone (its message may be between the queue
+        and the worker's unacknowledged set).
+
+    Returns
+    -------
+    KEEP while its process lives or its message exists; RESEND when both are gone
+    (the job goes back to its queue); FAIL once the resends are spent.
+    """
+    if lease_alive or in_broker or now - started_at < timedelta(seconds=settle_s):
+        return Action.KEEP
+    return Action.RESEND if resends < max_resends else Action.FAIL

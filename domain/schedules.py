@@ -450,3 +450,37 @@ def _is_second_occurrence(local: datetime, zone: ZoneInfo) -> bool:
     if first_offset <= second_offset:
         return False
     return local.astimezone(UTC) == second.astimezone(UTC)
+
+
+STALE_QUEUED_S = 120.0
+"""A firing's job still queued after this long no longer holds the next one back."""
+
+
+def still_running(
+    status: str, updated_at: datetime, *, now: datetime, stale_queued_s: float = STALE_QUEUED_S
+) -> bool:
+    """Whether a schedule's previous job still counts as in progress (for `overlap:
+    skip`).
+
+    Parameters
+    ----------
+    status:
+        The job's status (`queued`, `retrying`, `running`, or a final one).
+    updated_at:
+        When its row last changed (UTC).
+    now:
+        The current time (UTC).
+    stale_queued_s:
+        A job queued (or retrying) this long without news is not running: its message
+        is more likely lost — housekeeping deals with that — and must not block the
+        schedule (housekeeping's own included).
+
+    Returns
+    -------
+    True while it runs, or waits in its queue for less than `stale_queued_s`.
+    """
+    if status == "running":
+        return True
+    if status in ("queued", "retrying"):
+        return (now - updated_at).total_seconds() < stale_queued_s
+    return False

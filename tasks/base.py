@@ -30,7 +30,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError as SQLOperationalError
 from sqlalchemy.orm import Session
 
-from core import artifacts, dataset_versions, files, jobs, pipelines
+from core import artifacts, dataset_versions, files, jobs, liveness, pipelines
 from core.config import Settings, get_settings
 from core.db import session_scope
 from core.errors import TriopsError, Unavailable
@@ -181,6 +181,12 @@ class SavedArtifact:
         }
 
 
+class WorkerLost(TriopsError):
+    """A job whose worker process died on every attempt."""
+
+    status_code = 500
+
+
 class Deferred(dict[str, Any]):
     """A body's answer when the job goes on in other tasks (a chord of parts, then a
     commit): `launch` starts them, given the rest of the job's pipeline chain, which is
@@ -240,6 +246,13 @@ class JobTask(Task):
         job_id: str = self.request.id
         try:
             started = self._start(settings, kind, job_id, worker, kwargs)
+        except liveness.LeaseHeld as held:
+            # Run (as its worker's last beat says) by another worker: look again after
+            # that worker's next beat, then drop this message or take the job over.
+            logger.info("job %s is leased to %s; checking again shortly", job_id, held)
+            raise self.retry(
+                countdown=liveness.HEARTBEAT_S * 1.5, kwargs={"recheck": True}, max_retries=None
+            ) from None
         except SQLOperationalError as exc:
             # The database is down before the job even started: the message goes back
             # to the broker for later, and nothing is lost.
@@ -296,22 +309,59 @@ class JobTask(Task):
     def _start(
         self, settings: Settings, kind: JobKind, job_id: str, worker: str, kwargs: dict[str, Any]
     ) -> tuple[dict[str, Any], int] | None:
-        """Mark the job running; None when its message must be dropped (finished job)."""
+        """Mark the job running; None when its message must be dropped (a finished job,
+        or one still run by a live process)."""
+        me = liveness.current_instance()
         with session_scope(settings) as session:
             if "params" in kwargs:
                 jobs.adopt_job(session=session, kind=kind, job_id=job_id, params=kwargs["params"])
             started = jobs.start_attempt(
-                session=session, job_id=job_id, worker=worker, now=utcnow()
+                session=session,
+                job_id=job_id,
+                worker=worker,
+                lease=liveness.lease_of(me, os.getpid()),
+                now=utcnow(),
+                lease_alive=lambda lease: self._lease_alive(
+                    lease, me, recheck=bool(kwargs.get("recheck"))
+                ),
             )
             if started is None:
-                logger.info("job %s is finished or unknown; message dropped", job_id)
+                logger.info("job %s is finished, unknown or run elsewhere; message dropped", job_id)
                 stored = jobs.find_job(session=session, job_id=job_id)
                 if stored is not None and stored.status == JobStatus.CANCELLED:
                     pipelines.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
                     session.commit()
                     raise Ignore()  # a cancelled step also stops the chain it is part of
                 return None
+            if started.taken_over and started.attempt > kind.max_attempts:
+                # Its process died on every attempt: a job that kills its worker must not
+                # loop through the pool forever.
+                session.commit()
+                mark_failed(
+                    settings,
+                    job_id,
+                    WorkerLost(
+                        f"the job's worker process died while running it, {started.attempt - 1} "
+                        "times; it is not run again"
+                    ),
+                )
+                return None
             return started.params, started.attempt
+
+    def _lease_alive(self, lease: str | None, me: str | None, *, recheck: bool) -> bool:
+        """Whether the job's current lease may still be running it. Another instance's
+        lease is judged by its last beat, which may not yet know a pool process just
+        died: the first time, LeaseHeld asks to look again after the next beat."""
+        if lease is None:
+            return False
+        if lease.rpartition("/")[0] == me:
+            return liveness.lease_alive(lease, {}, me=me)
+        with self.app.connection_for_read() as conn:
+            alive = liveness.alive_instances(conn.default_channel.client)
+        held = liveness.lease_alive(lease, alive, me=me)
+        if held and not recheck:
+            raise liveness.LeaseHeld(lease)
+        return held
 
     def _record_retry(
         self, settings: Settings, job_id: str, exc: BaseException, delay_s: float

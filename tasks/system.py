@@ -7,15 +7,22 @@ from typing import Any
 
 from celery import current_app
 
-from core import artifacts, jobs, pipelines
-from core.broker import message_ids_in_broker, visibility_timeout_s
+from core import artifacts, jobs, liveness, pipelines
+from core.broker import message_ids_in_broker
 from core.errors import InvalidInput, Unavailable
 from core.kinds import CATALOG, POOL_QUEUES, SYSTEM_QUEUE
 from core.kinds.system import EchoParams, HousekeepingParams, RetentionParams
+from core.liveness import VISIBILITY_TIMEOUT_S
 from core.storage import BlobStore
 from core.submission import send
 from core.tables import JobStatus
-from domain.housekeeping import Action, QueuedJob, decide_queued, is_stale_running
+from domain.housekeeping import (
+    Action,
+    QueuedJob,
+    decide_queued,
+    decide_running,
+    is_stale_running,
+)
 from tasks.base import JobContext, job_task
 
 
@@ -72,21 +79,46 @@ def housekeeping(ctx: JobContext, params: HousekeepingParams) -> dict[str, Any]:
                     },
                 )
                 failed.append(job.id)
-        grace_s = float(visibility_timeout_s())
-        shortest = min(kind.time_limit_s for kind in CATALOG.values())
-        candidates = jobs.running_since(
-            session=session, before=jobs.age_cutoff(now, shortest + grace_s)
-        )
-        for job in candidates:
-            kind = CATALOG.get(job.kind)
-            limit_s = kind.time_limit_s if kind else shortest
-            if is_stale_running(
-                updated_at=job.updated_at,
-                in_broker=job.id in present,
-                now=now,
-                time_limit_s=limit_s,
-                grace_s=grace_s,
-            ):
+        with current_app.connection_for_read() as conn:
+            alive = liveness.alive_instances(conn.default_channel.client)
+        for job in jobs.running(session=session):
+            if job.lease is None:  # started before leases existed: the time-limit rule
+                kind = CATALOG.get(job.kind)
+                action = (
+                    Action.FAIL
+                    if is_stale_running(
+                        updated_at=job.updated_at,
+                        in_broker=job.id in present,
+                        now=now,
+                        time_limit_s=kind.time_limit_s if kind else 3600.0,
+                        grace_s=float(VISIBILITY_TIMEOUT_S),
+                    )
+                    else Action.KEEP
+                )
+            else:
+                action = decide_running(
+                    lease_alive=liveness.lease_alive(job.lease, alive, me=None),
+                    in_broker=job.id in present,
+                    started_at=job.started_at or job.updated_at,
+                    now=now,
+                    resends=job.resends,
+                    max_resends=settings.max_resends,
+                    settle_s=2 * liveness.INSTANCE_TTL_S,
+                )
+            if action is Action.RESEND:
+                jobs.requeue(
+                    session=session,
+                    job=job,
+                    now=now,
+                    note=(
+                        f"its worker died and its message was gone; re-sent by housekeeping at "
+                        f"{now.isoformat()}"
+                    ),
+                )
+                session.commit()
+                send(producer=current_app, job=job)
+                resent.append(job.id)
+            elif action is Action.FAIL:
                 jobs.finish_job(
                     session=session,
                     job_id=job.id,
@@ -94,7 +126,7 @@ def housekeeping(ctx: JobContext, params: HousekeepingParams) -> dict[str, Any]:
                     now=now,
                     error={
                         "type": "WorkerLost",
-                        "message": "no worker finished the job within its time limit",
+                        "message": "its worker died and no worker finished the job",
                     },
                 )
                 failed.append(job.id)

@@ -7,8 +7,10 @@ from core.broker import create_celery
 from core.config import get_settings
 from core.kinds import load_plugins, task_modules
 from workers import observability  # noqa: F401 - our logging replaces Celery's setup
+from workers.liveness import Heartbeat
 
 settings = get_settings()
 load_plugins(settings)
 app = create_celery(settings, include=task_modules())
 app.conf.beat_scheduler = "workers.beat:DatabaseScheduler"
+app.steps["consumer"].add(Heartbeat)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -101,8 +102,12 @@ def api(host: str | None, port: int | None) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker(pool: str, loglevel: str) -> None:
     """Run one worker of POOL (it also serves the system queue)."""
+    from core.liveness import INSTANCE_ENV, instance_name
+
     # Each pool process runs one job at a time: two connections are plenty.
     os.environ.setdefault("TRIOPS_DB_POOL_SIZE", "2")
+    # This worker instance, inherited by its pool: jobs are leased to it (core/liveness).
+    os.environ[INSTANCE_ENV] = instance_name(pool, socket.gethostname(), os.getpid())
     get_settings.cache_clear()
     settings = get_settings()
     from workers.observability import serve_worker_metrics

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.broker import celery_config, visibility_timeout_s
+from core.broker import celery_config
 from core.config import Settings
-from core.kinds import longest_time_limit_s
+from core.liveness import HEARTBEAT_S, INSTANCE_TTL_S, RESTORE_INTERVAL_S
 
 
-def test_the_visibility_timeout_outlasts_the_longest_hard_time_limit(tmp_path: Path) -> None:
-    config = celery_config(Settings.from_env({"TRIOPS_HOME": str(tmp_path)}))
-    assert visibility_timeout_s() > longest_time_limit_s()
-    assert config["broker_transport_options"]["visibility_timeout"] == visibility_timeout_s()
+def test_a_dead_workers_messages_come_back_within_half_a_minute(tmp_path: Path) -> None:
+    transport = celery_config(Settings.from_env({"TRIOPS_HOME": str(tmp_path)}))[
+        "broker_transport_options"
+    ]
+    # Live workers refresh what they hold more than twice per visibility timeout...
+    assert transport["visibility_timeout"] > 2 * HEARTBEAT_S
+    assert INSTANCE_TTL_S >= 2 * HEARTBEAT_S
+    # ...and a dead worker's messages are swept back within ~30 s of its last beat.
+    assert transport["visibility_timeout"] + RESTORE_INTERVAL_S <= 30
+    assert transport["unacked_restore_throttle"] == 1
 
 
 def test_the_broker_accepts_json_only_and_acknowledges_late(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.housekeeping import Action, QueuedJob, decide_queued, is_stale_running
+from domain.housekeeping import Action, QueuedJob, decide_queued, decide_running, is_stale_running
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -42,3 +42,28 @@ def test_a_running_job_is_stale_only_past_its_limit_with_no_message_left(
         grace_s=600,
     )
     assert stale is expected
+
+
+@pytest.mark.parametrize(
+    ("alive", "in_broker", "age_s", "resends", "expected"),
+    [
+        (True, False, 600, 0, Action.KEEP),  # its process runs it
+        (False, True, 600, 0, Action.KEEP),  # the broker will hand its message out again
+        (False, False, 5, 0, Action.KEEP),  # just started: the message may be in flight
+        (False, False, 600, 0, Action.RESEND),  # process and message gone
+        (False, False, 600, 3, Action.FAIL),
+    ],
+)
+def test_a_running_job_whose_process_and_message_are_gone_is_sent_again(
+    alive: bool, in_broker: bool, age_s: float, resends: int, expected: Action
+) -> None:
+    action = decide_running(
+        lease_alive=alive,
+        in_broker=in_broker,
+        started_at=NOW - timedelta(seconds=age_s),
+        now=NOW,
+        resends=resends,
+        max_resends=3,
+        settle_s=30,
+    )
+    assert action is expected

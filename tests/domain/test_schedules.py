@@ -16,6 +16,7 @@ from domain.schedules import (
     describe,
     missed_between,
     next_fire,
+    still_running,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -561,3 +562,21 @@ def test_describe_needs_exactly_one_kind() -> None:
     with pytest.raises(ScheduleError) as caught:
         describe(Timing())
     assert caught.value.field == "timing"
+
+
+@pytest.mark.parametrize(
+    ("status", "age_s", "expected"),
+    [
+        ("running", 3600, True),  # however long it runs
+        ("queued", 10, True),
+        ("retrying", 10, True),
+        ("queued", 600, False),  # stuck behind a lost message: housekeeping's business
+        ("succeeded", 1, False),
+        ("failed", 1, False),
+    ],
+)
+def test_a_previous_job_stuck_in_its_queue_does_not_hold_a_schedule_back(
+    status: str, age_s: float, expected: bool
+) -> None:
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert still_running(status, now - timedelta(seconds=age_s), now=now) is expected
