@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # (skip, or run once) applies.
     schedule_grace_s: float = Field(default=30.0, ge=0)
 
+    # Lets `system.echo` kill its own worker process (`exit_process`), for fault drills.
+    fault_drills: bool = False
+
     # Modules that declare more job kinds (and name the modules of their bodies), imported
     # by every process at start: ["mycompany.triops_kinds"].
     plugins: list[str] = []

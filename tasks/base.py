@@ -251,7 +251,9 @@ class JobTask(Task):
             # that worker's next beat, then drop this message or take the job over.
             logger.info("job %s is leased to %s; checking again shortly", job_id, held)
             raise self.retry(
-                countdown=liveness.HEARTBEAT_S * 1.5, kwargs={"recheck": True}, max_retries=None
+                countdown=liveness.HEARTBEAT_S * 1.5,
+                kwargs={"recheck": str(held)},
+                max_retries=None,
             ) from None
         except SQLOperationalError as exc:
             # The database is down before the job even started: the message goes back
@@ -322,7 +324,7 @@ class JobTask(Task):
                 lease=liveness.lease_of(me, os.getpid()),
                 now=utcnow(),
                 lease_alive=lambda lease: self._lease_alive(
-                    lease, me, recheck=bool(kwargs.get("recheck"))
+                    lease, me, checked=kwargs.get("recheck")
                 ),
             )
             if started is None:
@@ -348,10 +350,11 @@ class JobTask(Task):
                 return None
             return started.params, started.attempt
 
-    def _lease_alive(self, lease: str | None, me: str | None, *, recheck: bool) -> bool:
+    def _lease_alive(self, lease: str | None, me: str | None, *, checked: str | None) -> bool:
         """Whether the job's current lease may still be running it. Another instance's
         lease is judged by its last beat, which may not yet know a pool process just
-        died: the first time, LeaseHeld asks to look again after the next beat."""
+        died: the first time this message meets that lease (`checked` is the lease it
+        met before, if any), LeaseHeld asks to look again after the next beat."""
         if lease is None:
             return False
         if lease.rpartition("/")[0] == me:
@@ -359,7 +362,7 @@ class JobTask(Task):
         with self.app.connection_for_read() as conn:
             alive = liveness.alive_instances(conn.default_channel.client)
         held = liveness.lease_alive(lease, alive, me=me)
-        if held and not recheck:
+        if held and checked != lease:
             raise liveness.LeaseHeld(lease)
         return held
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -33,6 +34,10 @@ def echo(ctx: JobContext, params: EchoParams) -> dict[str, Any]:
     while (left := deadline - time.monotonic()) > 0:
         ctx.progress(1 - left / params.sleep_s, "waiting")
         time.sleep(min(0.2, left))
+    if params.exit_process:
+        if not ctx.settings.fault_drills:
+            raise InvalidInput("exit_process is a fault drill: set TRIOPS_FAULT_DRILLS=1")
+        os._exit(17)  # as a crash would: no cleanup, no acknowledgement
     if ctx.attempt <= params.transient_failures:
         raise Unavailable(f"simulated outage on attempt {ctx.attempt}")
     if params.fail_with is not None:

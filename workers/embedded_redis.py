@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux, less elsewhere
@@ -78,7 +79,13 @@ def write_config(home: Path, socket_path: Path) -> Path:
     return config
 
 
-def start(home: Path, socket_path: Path, *, timeout_s: float = 15.0) -> subprocess.Popen[bytes]:
+def start(
+    home: Path,
+    socket_path: Path,
+    *,
+    timeout_s: float = 15.0,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[bytes]:
     """Start redis-server in the background and wait until it answers."""
     if len(str(socket_path)) > MAX_SOCKET_PATH:
         raise EmbeddedRedisError(
@@ -91,7 +98,9 @@ def start(home: Path, socket_path: Path, *, timeout_s: float = 15.0) -> subproce
         )
     socket_path.unlink(missing_ok=True)
     config = write_config(home, socket_path)
-    process = subprocess.Popen([redis_server_binary(), str(config)], start_new_session=True)
+    process = subprocess.Popen(
+        [redis_server_binary(), str(config)], start_new_session=True, preexec_fn=preexec_fn
+    )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -3,29 +3,51 @@
 Order: migrations, the embedded Redis (when no TRIOPS_REDIS_URL is set), then the API,
 one worker per pool, beat and Flower as child processes. Each child runs in its own
 session so a Ctrl-C reaches only us; we then stop the children in order (SIGTERM, then
-SIGKILL of the whole group after a grace period) and Redis last. A child that exits on
-its own is restarted, a few times at most.
+SIGKILL of the whole group after a grace period) and Redis last.
+
+Every child — Redis included — is supervised: one that exits on its own is restarted
+after a growing delay, and logged; the stack gives up only when a child crashes more
+than its budget within a window (`domain/supervision.py`), so an occasional crash never
+stops it. Children die with `up` however it dies (Linux's parent-death signal), so a
+killed `up` leaves nothing behind and a new one starts cleanly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from core.config import Settings
 from core.migrate import upgrade
+from domain.supervision import RestartPolicy
 from workers import embedded_redis
 
 STOP_GRACE_S = 20.0
-MAX_RESTARTS = 5
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None]:
+    """A `preexec_fn`: the child gets SIGTERM when this process dies, however it dies."""
+    parent = os.getpid()
+
+    def arrange() -> None:
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
 
 
 @dataclass
@@ -34,15 +56,28 @@ class Child:
     argv: list[str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    started_at: float = 0.0
+    restart_at: float | None = None
     log: IO[bytes] | None = field(default=None, repr=False)
 
     def start(self, env: dict[str, str]) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            self.argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode if self.process else None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -83,6 +118,8 @@ class Stack:
         self.demo = demo
         self.stopping = threading.Event()
         self.redis: subprocess.Popen[bytes] | None = None
+        self.redis_policy = RestartPolicy()
+        self.redis_started_at = 0.0
         logs = settings.home / "logs"
         self.children = [
             Child(name, argv, logs / f"{name}.log") for name, argv in child_commands(settings)
@@ -101,7 +138,7 @@ class Stack:
         say("database: migrated")
         try:
             if settings.uses_embedded_redis:
-                self.redis = embedded_redis.start(settings.home, settings.redis_socket)
+                self._start_redis()
                 say(f"redis: embedded, {settings.redis_socket} (append-only)")
             env = {**os.environ, **settings.process_env()}
             for child in self.children:
@@ -123,22 +160,68 @@ class Stack:
         except Exception as exc:  # the stack stays up; the user sees why the demo stopped
             say(f"demo failed: {exc}")
 
+    def _start_redis(self) -> None:
+        self.redis = embedded_redis.start(
+            self.settings.home, self.settings.redis_socket, preexec_fn=die_with_parent()
+        )
+        self.redis_started_at = time.monotonic()
+
     def _supervise(self, env: dict[str, str]) -> None:
         while not self.stopping.wait(0.5):
+            if not self._supervise_redis():
+                break
             for child in self.children:
-                if child.alive() or self.stopping.is_set():
-                    continue
-                code = child.process.returncode if child.process else None
-                if child.restarts >= MAX_RESTARTS:
-                    say(f"{child.name} exited ({code}) {child.restarts} times; stopping the stack")
-                    self.stopping.set()
+                if self.stopping.is_set():
                     break
-                child.restarts += 1
-                say(f"{child.name} exited ({code}); restarting (see {child.log_path})")
-                if child.log is not None:
-                    child.log.close()
-                time.sleep(1.0)
-                child.start(env)
+                self._supervise_child(child, env)
+
+    def _supervise_redis(self) -> bool:
+        """Restart the embedded Redis when it died (its append-only file keeps the
+        queues); False when it keeps dying."""
+        if self.redis is None or self.redis.poll() is None:
+            return True
+        now = time.monotonic()
+        delay = self.redis_policy.on_exit(now=now, started_at=self.redis_started_at)
+        if delay is None:
+            say("redis keeps exiting; stopping the stack (see logs/redis.log)")
+            self.stopping.set()
+            return False
+        say(f"redis exited ({self.redis.returncode}); restarting in {delay:.0f} s")
+        if self.stopping.wait(delay):
+            return False
+        try:
+            self._start_redis()
+        except embedded_redis.EmbeddedRedisError as exc:
+            say(f"redis did not restart: {exc}")
+            self.redis_started_at = time.monotonic()
+            return True
+        say("redis: restarted; workers reconnect on their own")
+        return True
+
+    def _supervise_child(self, child: Child, env: dict[str, str]) -> None:
+        if child.alive():
+            return
+        now = time.monotonic()
+        if child.restart_at is None:
+            delay = child.policy.on_exit(now=now, started_at=child.started_at)
+            if delay is None:
+                say(
+                    f"{child.name} exited ({child.returncode}) {child.policy.max_restarts} "
+                    f"times within {child.policy.window_s:.0f} s; stopping the stack "
+                    f"(see {child.log_path})"
+                )
+                self.stopping.set()
+                return
+            say(
+                f"{child.name} exited ({child.returncode}); restarting in {delay:.0f} s "
+                f"(see {child.log_path})"
+            )
+            if child.log is not None:
+                child.log.close()
+            child.restart_at = now + delay
+        if now >= child.restart_at:
+            child.start(env)
+            say(f"restarted {child.name} (pid {child.process.pid if child.process else '?'})")
 
     def shutdown(self) -> None:
         say("stopping...")

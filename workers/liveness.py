@@ -8,14 +8,31 @@ index of unacknowledged messages. On a clean stop it forgets the instance at onc
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
+import sys
 from typing import Any, ClassVar
 
 from celery import bootsteps
+from celery.signals import worker_process_init
 
 from core import liveness
 
 logger = logging.getLogger("triops.liveness")
+
+PR_SET_PDEATHSIG = 1
+
+
+@worker_process_init.connect
+def _die_with_the_worker(**_: Any) -> None:
+    """A pool process dies at once with its worker's main process: an orphan finishing
+    its job while another worker takes the job over would run it twice."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the main process is already gone
+        os._exit(1)
 
 
 class Heartbeat(bootsteps.StartStopStep):

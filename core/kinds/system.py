@@ -17,6 +17,11 @@ class EchoParams(Params):
     fail_with: str | None = Field(
         default=None, max_length=500, description="If set, the job fails with this message."
     )
+    exit_process: bool = Field(
+        default=False,
+        description="Fault drills: the worker process running it dies at once (refused unless "
+        "the worker runs with TRIOPS_FAULT_DRILLS=1).",
+    )
     transient_failures: int = Field(
         default=0,
         ge=0,

@@ -49,6 +49,7 @@ def test_a_submitted_job_is_queued_with_its_message_in_redis(
         "payload": [1, 2],
         "sleep_s": 0.0,
         "fail_with": None,
+        "exit_process": False,
         "transient_failures": 0,
     }
     assert job["enqueued_at"] is not None
