@@ -19,11 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import pandas as pd
 from celery import Task, shared_task, signature
-from celery.exceptions import Ignore, Retry, SoftTimeLimitExceeded
+from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -50,6 +50,8 @@ from domain.dataops.refs import DatasetRef
 from domain.errors import DomainError, StateConflict
 
 logger = logging.getLogger("triops.tasks")
+
+T = TypeVar("T")
 
 TRANSIENT = (Unavailable, SQLOperationalError, KombuOperationalError, RedisConnectionError)
 """Failures worth another attempt: a service was briefly unreachable."""
@@ -296,7 +298,12 @@ class JobTask(Task):
             raise
         if isinstance(result, Deferred):
             return None  # other tasks carry on: the one that finishes records the result
-        mark_succeeded(settings, job_id, result)
+        try:
+            mark_succeeded(settings, job_id, result)
+        except SQLOperationalError as exc:
+            # The database stayed away past our patience: run the job again later
+            # rather than leave its row running with nobody on it.
+            raise Reject(exc, requeue=True) from exc
         seconds = time.perf_counter() - clock
         JOB_SECONDS.labels(kind.name, pool).observe(seconds)
         JOBS_FINISHED.labels(kind.name, pool, "succeeded").inc()
@@ -396,16 +403,44 @@ class JobTask(Task):
             logger.exception("job %s: could not record the failure", task_id)
 
 
+RECORD_PATIENCE_S = 300.0
+"""How long a worker keeps trying to record a job's outcome while the database is away
+(the work is done: it is not thrown away for an outage of a few minutes)."""
+
+
+def durably(
+    settings: Settings, record: Callable[[], T], *, patience_s: float = RECORD_PATIENCE_S
+) -> T:
+    """Run `record` (a write of a job's outcome), retrying with backoff while the
+    database cannot be reached, for up to `patience_s` seconds."""
+    deadline = time.monotonic() + patience_s
+    attempt = 0
+    while True:
+        try:
+            return record()
+        except SQLOperationalError:
+            attempt += 1
+            delay = min(retry_delay_s(settings, attempt), 10.0)
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("database unavailable; recording again in %.1f s", delay)
+            time.sleep(delay)
+
+
 def mark_succeeded(settings: Settings, job_id: str, result: dict[str, Any]) -> bool:
     """Record a job's result; False when it was cancelled meanwhile."""
-    with session_scope(settings) as session:
-        return jobs.finish_job(
-            session=session,
-            job_id=job_id,
-            status=JobStatus.SUCCEEDED,
-            now=utcnow(),
-            result=result,
-        )
+
+    def record() -> bool:
+        with session_scope(settings) as session:
+            return jobs.finish_job(
+                session=session,
+                job_id=job_id,
+                status=JobStatus.SUCCEEDED,
+                now=utcnow(),
+                result=result,
+            )
+
+    return durably(settings, record)
 
 
 def finish_deferred(
@@ -429,15 +464,20 @@ def finish_deferred(
 
 
 def mark_failed(settings: Settings, job_id: str, exc: BaseException) -> None:
-    with session_scope(settings) as session:
-        jobs.finish_job(
-            session=session,
-            job_id=job_id,
-            status=JobStatus.FAILED,
-            now=utcnow(),
-            error=error_dict(exc),
-        )
-        pipelines.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
+    """Record a job's failure (and skip the pipeline steps after it)."""
+
+    def record() -> None:
+        with session_scope(settings) as session:
+            jobs.finish_job(
+                session=session,
+                job_id=job_id,
+                status=JobStatus.FAILED,
+                now=utcnow(),
+                error=error_dict(exc),
+            )
+            pipelines.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
+
+    durably(settings, record)
 
 
 class PartTask(Task):
