@@ -115,12 +115,13 @@ def list_jobs(
     status: str | None = None,
     parent_id: str | None = None,
     schedule_id: str | None = None,
+    queue: str | None = None,
     since: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page:
     """Newest first, `limit` at a time; pass the returned cursor for the next page.
-    `since` keeps the jobs created at or after that time."""
+    `queue` keeps one family's jobs, `since` those created at or after that time."""
     query = select(Job)
     if kind:
         query = query.where(Job.kind == kind)
@@ -134,6 +135,8 @@ def list_jobs(
         query = query.where(Job.parent_id == parent_id)
     if schedule_id:
         query = query.where(Job.schedule_id == schedule_id)
+    if queue:
+        query = query.where(Job.queue == queue)
     if since is not None:
         query = query.where(Job.created_at >= since)
     jobs, next_cursor = fetch_page(session, query, cursor, Job.created_at, Job.id, limit)
