@@ -22,6 +22,7 @@ from tests.ui.browser import chromium_path, launch, sign_in
 
 def pages(api: httpx.Client) -> dict[str, str]:
     """Console path of each page to show, by screenshot name."""
+
     def first(path: str, key: str, **params: object) -> dict[str, object]:
         items = api.get(path, params=params).json()
         rows = items[key] if key else items
@@ -53,7 +54,8 @@ def pages(api: httpx.Client) -> dict[str, str]:
     if deployed:
         found["model"] = f"/ui/models/{deployed[0]['name']}"
     if dataset := first("/datasets", ""):
-        found["dataset-version"] = f"/ui/data/{dataset['name']}/versions/{dataset['latest_version']}"
+        latest = dataset["latest_version"]
+        found["dataset-version"] = f"/ui/data/{dataset['name']}/versions/{latest}"
     parse = first("/jobs", "jobs", kind="aiops.parse_logs", status="succeeded", limit=20)
     if parse and parse.get("params", {}).get("stream"):  # type: ignore[union-attr]
         found["log-stream"] = f"/ui/logs/{parse['params']['stream']}"  # type: ignore[index]
