@@ -42,7 +42,7 @@ def _form(
     response = page(
         request,
         "sign_in.html",
-        {"error": error, "next": nxt, "csrf": value, "section": None},
+        {"sign_in_error": error, "next": nxt, "csrf": value},
         status_code=status_code,
     )
     keep_sign_in_value(response, request, value)
