@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.responses import PlainTextResponse
 
 from api.ui.render import PREFIX, harden, page
@@ -68,7 +68,17 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
     )
 
 
+CROSS_SITE_HOP = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0">
+<title>triops console</title></head>
+<body><p><a href="">Continue to the triops console</a></p></body></html>"""
+
+
 def _sign_in(request: Request) -> Response:
+    if request.method == "GET" and request.headers.get("sec-fetch-site") == "cross-site":
+        # A link from another site: the browser kept the SameSite=Strict session cookie
+        # back. Reloading from here is a same-site navigation, which carries it.
+        return harden(HTMLResponse(CROSS_SITE_HOP), request)
     if is_fragment(request) or request.method != "GET":
         if is_fragment(request):
             response: Response = PlainTextResponse("sign in again", status_code=401)

@@ -310,3 +310,17 @@ def test_a_token_that_stops_being_valid_ends_the_session(
     response = console.client.get("/ui/jobs", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/ui/sign-in")
     assert 'triops_session=""' in response.headers["set-cookie"]
+
+
+def test_a_link_from_another_site_hops_once_so_the_strict_cookie_is_sent(
+    anonymous: TestClient,
+) -> None:
+    response = anonymous.get(
+        "/ui/incidents/x", headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False
+    )
+    assert response.status_code == 200
+    assert '<meta http-equiv="refresh" content="0">' in response.text
+    same_site = anonymous.get(
+        "/ui/incidents/x", headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False
+    )
+    assert same_site.status_code == 303
