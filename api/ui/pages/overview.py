@@ -3,6 +3,7 @@ incidents; live model versions; the last runs of schedules."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +34,22 @@ def flower_url(request: Request, settings: Settings) -> str:
     return f"http://{host}:{settings.flower_port}"
 
 
+HEALTH_TTL_S = 5.0
+"""How long a health check is reused: many open consoles ping the workers once."""
+
+
 def health(request: Request) -> dict[str, Any]:
+    """The latest health check, at most HEALTH_TTL_S old."""
+    state = request.app.state
+    cached: tuple[float, dict[str, Any]] | None = getattr(state, "console_health", None)
+    if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+        return cached[1]
+    found = check_health(request)
+    state.console_health = (time.monotonic(), found)
+    return found
+
+
+def check_health(request: Request) -> dict[str, Any]:
     """Broker, database, the workers of each pool and each queue's waiting messages."""
     database: dict[str, Any] = {"ok": True, "error": None}
     broker: dict[str, Any] = {"ok": True, "error": None}
