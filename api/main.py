@@ -11,6 +11,8 @@ from api.errors import EXCEPTION_HANDLERS
 from api.observability import RequestMetrics
 from api.openapi import build_openapi
 from api.routes import aiops, dataops, files, health, jobs, kinds, mlops, pipelines, schedules
+from api.ui import console_handlers
+from api.ui import install as install_console
 from core.broker import create_celery
 from core.config import API_PREFIX, Settings, get_settings
 from core.db import session_factory
@@ -29,13 +31,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Jobs for AIOps, MLOps and DataOps on Celery + Redis. "
         "Every call but /api/v1/health needs `Authorization: Bearer <token>`.",
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=console_handlers(EXCEPTION_HANDLERS),  # pages under /ui
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequestMetrics)
     app.include_router(observability.router)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(protected, prefix=API_PREFIX)
+    install_console(app)  # the console: /ui
     app.state.settings = settings
     app.state.sessionmaker = session_factory(settings)
     app.state.celery = create_celery(settings)

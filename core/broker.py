@@ -99,6 +99,20 @@ def message_ids_in_broker(app: Celery, queues: Sequence[str]) -> set[str]:
     return ids
 
 
+def queue_lengths(app: Celery, queues: Sequence[str]) -> dict[str, int]:
+    """How many messages wait in each queue (priority sub-lists included; messages a
+    worker holds unacknowledged are not counted)."""
+    lengths: dict[str, int] = {}
+    with app.connection_for_read() as conn:
+        channel = conn.default_channel
+        client = channel.client
+        sep = getattr(channel, "sep", "\x06\x16")
+        for queue in queues:
+            keys = [queue, *(f"{queue}{sep}{p}" for p in range(1, 10))]
+            lengths[queue] = sum(int(client.llen(key)) for key in keys)
+    return lengths
+
+
 def _task_id(raw: bytes | str, *, wrapped: bool = False) -> str:
     import json
 

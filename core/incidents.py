@@ -436,6 +436,16 @@ def list_incidents(
     return fetch_page(session, query, cursor, Incident.created_at, Incident.id, limit)
 
 
+def open_by_severity(*, session: Session) -> dict[str, int]:
+    """How many incidents are open or acknowledged, by severity."""
+    rows = session.execute(
+        select(Incident.severity, func.count())
+        .where(Incident.status.in_(OPEN_STATES))
+        .group_by(Incident.severity)
+    )
+    return {severity: int(count) for severity, count in rows}
+
+
 def act(
     *,
     session: Session,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -174,10 +174,13 @@ def list_jobs(
     status: str | None = None,
     parent_id: str | None = None,
     schedule_id: str | None = None,
+    queue: str | None = None,
+    since: datetime | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> Page:
-    """Newest first, `limit` at a time; pass the returned cursor for the next page."""
+    """Newest first, `limit` at a time; pass the returned cursor for the next page.
+    `queue` keeps one family's jobs, `since` those created at or after that time."""
     query = select(Job)
     if kind:
         query = query.where(Job.kind == kind)
@@ -191,8 +194,22 @@ def list_jobs(
         query = query.where(Job.parent_id == parent_id)
     if schedule_id:
         query = query.where(Job.schedule_id == schedule_id)
+    if queue:
+        query = query.where(Job.queue == queue)
+    if since is not None:
+        query = query.where(Job.created_at >= since)
     jobs, next_cursor = fetch_page(session, query, cursor, Job.created_at, Job.id, limit)
     return Page(jobs=jobs, next_cursor=next_cursor)
+
+
+def counts_since(*, session: Session, since: datetime) -> list[tuple[str, str, int]]:
+    """(queue, status, count) of the jobs created at or after `since`."""
+    rows = session.execute(
+        select(Job.queue, Job.status, func.count())
+        .where(Job.created_at >= since)
+        .group_by(Job.queue, Job.status)
+    )
+    return [(queue, status, int(count)) for queue, status, count in rows]
 
 
 def queued_job_of_kind(*, session: Session, kind: str) -> str | None:

@@ -23,6 +23,23 @@ def get_stream(*, session: Session, name: str) -> LogStream:
     return found
 
 
+def list_streams(*, session: Session) -> list[LogStream]:
+    """Every log stream, by name."""
+    return list(session.scalars(select(LogStream).order_by(LogStream.name)))
+
+
+def stream_jobs(*, session: Session, name: str, limit: int = 50) -> list[LogStreamJob]:
+    """The jobs that extended a stream, newest first."""
+    return list(
+        session.scalars(
+            select(LogStreamJob)
+            .where(LogStreamJob.stream == name)
+            .order_by(LogStreamJob.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
 def find_stream(*, session: Session, name: str, lock: bool = False) -> LogStream | None:
     """The stream, or None; `lock` holds its row until the transaction ends."""
     query = select(LogStream).where(LogStream.name == name)

@@ -81,6 +81,27 @@ def aliases(*, session: Session, name: str) -> dict[str, int]:
     return {row.alias: row.version for row in rows}
 
 
+def all_aliases(*, session: Session) -> dict[str, dict[str, int]]:
+    """Every model's aliases: {model: {alias: version}} (one query for a list of models)."""
+    found: dict[str, dict[str, int]] = {}
+    query = select(ModelAlias).order_by(ModelAlias.model_name, ModelAlias.alias)
+    for row in session.scalars(query):
+        found.setdefault(row.model_name, {})[row.alias] = row.version
+    return found
+
+
+def versions_trained_on(*, session: Session, dataset: str) -> list[ModelVersion]:
+    """The model versions trained on `dataset` (as a version records it, e.g.
+    `dataset:sales@3`), newest first."""
+    return list(
+        session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.dataset == dataset)
+            .order_by(ModelVersion.created_at.desc())
+        )
+    )
+
+
 def resolve_alias(*, session: Session, name: str, alias: str) -> ModelVersion:
     """The version an alias points at now (one query: serving runs this per request)."""
     found = session.scalar(

@@ -243,6 +243,7 @@ class Stack:
     def _print_banner(self) -> None:
         s = self.settings
         say("")
+        say(f"  Console    {s.api_url}/ui  (sign in with the API token)")
         say(f"  API        {s.api_url}/api/v1  (docs: {s.api_url}/docs)")
         say(f"  Flower     http://{s.flower_host}:{s.flower_port}")
         say(f"  API token  {s.admin_token()}   (also in {s.token_file})")
