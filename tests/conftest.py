@@ -8,6 +8,7 @@ configured but unreachable skips the tests that need it locally and fails them i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from core.config import Settings
 from core.db import dispose_engines, get_engine
 from core.migrate import upgrade
 from core.tables import Base
+from tests.integration.conftest import Stack, WebhookSink, free_port, spawn, wait_healthy
 
 CI = bool(os.environ.get("CI"))
 
@@ -108,3 +110,51 @@ def clear_tables(settings: Settings) -> None:
     with get_engine(settings).begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+# The live stack (API + one worker per pool as real processes) is one per session, shared
+# by every package that needs it (tests/integration, tests/ui): its helpers live in
+# tests/integration/conftest.py.
+
+
+@pytest.fixture(scope="session")
+def webhook_sink() -> Iterator[WebhookSink]:
+    sink = WebhookSink()
+    yield sink
+    sink.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory, webhook_sink: WebhookSink
+) -> Iterator[Stack]:
+    """The API and one worker per pool, as separate processes, on the suite's services."""
+    logs = tmp_path_factory.mktemp("logs")
+    port = free_port()
+    env = {
+        **os.environ,
+        **settings.process_env(),
+        "TRIOPS_API_PORT": str(port),
+        "TRIOPS_AIOPS_CONCURRENCY": "2",
+        "TRIOPS_DATAOPS_CONCURRENCY": "1",
+        "TRIOPS_INCIDENT_WEBHOOK_URL": webhook_sink.url,
+        "TRIOPS_RETRY_BACKOFF_S": "0.5",
+        "TRIOPS_ETL_CHUNK_ROWS": "1000",  # inputs of over 1,000 rows are read in chunks
+        "TRIOPS_SQL_CONNECTIONS": json.dumps({"suite": settings.database_url}),
+        # A kind added the way docs/design.md says (tests/integration/walkthrough/).
+        "TRIOPS_PLUGINS": json.dumps(["tests.integration.walkthrough.kinds"]),
+    }
+    procs = {
+        "api": spawn("api", ["api"], env, logs),
+        **{
+            f"worker-{pool}": spawn(f"worker-{pool}", ["worker", pool], env, logs)
+            for pool in ("aiops", "mlops", "dataops")
+        },
+    }
+    api_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(api_url, procs)
+        yield Stack(settings=settings, env=env, api_url=api_url, procs=procs, logs=logs)
+    finally:
+        for proc in procs.values():
+            proc.stop()

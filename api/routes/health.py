@@ -8,22 +8,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.schemas.jobs import HealthOut
+from core import liveness
 from core.db import ping
 from core.kinds import POOL_QUEUES
 
 router = APIRouter(tags=["health"])
 
-PING_TIMEOUT_S = 1.0
-
 
 def workers_by_pool(celery: Any) -> dict[str, list[str]]:
-    """Hostnames answering a ping, grouped by pool (`aiops@host` belongs to aiops)."""
+    """The worker instances that beat within the last seconds (`core/liveness.py`),
+    grouped by pool (`aiops@host:pid` belongs to aiops). One read of Redis: no broadcast
+    to wait on, so health answers at once whatever the load."""
     pools: dict[str, list[str]] = {pool: [] for pool in POOL_QUEUES}
-    replies = celery.control.ping(timeout=PING_TIMEOUT_S) or []
-    for reply in replies:
-        for hostname in reply:
-            pool = hostname.split("@", 1)[0]
-            pools.setdefault(pool, []).append(hostname)
+    with celery.connection_for_read() as conn:
+        alive = liveness.alive_instances(conn.default_channel.client)
+    for instance in alive:
+        pools.setdefault(instance.split("@", 1)[0], []).append(instance)
     return {pool: sorted(names) for pool, names in pools.items()}
 
 

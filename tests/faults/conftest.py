@@ -103,6 +103,21 @@ class FaultStack:
             time.sleep(0.2)
         raise AssertionError(f"job {job_id} never became active")
 
+    def kill_when_active(self, job_ids: list[str], timeout_s: float = 30.0) -> None:
+        """SIGKILL the pool process of each job the moment it is seen running: one
+        inspect round for all of them, so a short job is not missed while another waits."""
+        app = self.celery()
+        waiting = set(job_ids)
+        deadline = time.monotonic() + timeout_s
+        while waiting and time.monotonic() < deadline:
+            for tasks in (app.control.inspect(timeout=0.5).active() or {}).values():
+                for task in tasks:
+                    if task["id"] in waiting and task.get("worker_pid"):
+                        kill(int(task["worker_pid"]))
+                        waiting.discard(task["id"])
+            time.sleep(0.1)
+        assert not waiting, f"jobs never became active: {sorted(waiting)}"
+
     def main_pid(self, name: str) -> int:
         return self.procs[name].process.pid
 
@@ -128,7 +143,7 @@ def stop_all(procs: dict[str, Proc]) -> None:
         proc.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fault_stack(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[FaultStack]:

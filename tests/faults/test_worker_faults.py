@@ -44,7 +44,7 @@ def test_a_killed_pool_process_of_each_pool_loses_nothing_and_duplicates_nothing
     model = f"fault-{uuid.uuid4().hex[:8]}"
     table = f"fault_{uuid.uuid4().hex[:8]}"
     csv = tmp_path / "rows.csv"
-    csv.write_text("id,value\n" + "".join(f"{i},{i * 2}\n" for i in range(300_000)))
+    csv.write_text("id,value\n" + "".join(f"{i},{i * 2}\n" for i in range(1_000_000)))
     with fault_stack.client() as client:
         uploaded = client.upload(csv)
         train = client.submit(
@@ -65,8 +65,7 @@ def test_a_killed_pool_process_of_each_pool_loses_nothing_and_duplicates_nothing
             },
         )["id"]
         echo = client.submit("system.echo", {"payload": "survivor", "sleep_s": 3})["id"]
-        for job_id in (train, etl, echo):
-            kill(fault_stack.active_pid(job_id))
+        fault_stack.kill_when_active([train, etl, echo])
         jobs = wait_all(client, [train, etl, echo], timeout_s=120)
     assert_once(fault_stack, jobs)
     assert all(j["attempts"] >= 2 for j in jobs), [j["attempts"] for j in jobs]

@@ -11,13 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-import pytest
 
 from core.broker import create_celery
 from core.config import Settings
@@ -117,49 +115,6 @@ class WebhookSink:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-@pytest.fixture(scope="session")
-def webhook_sink() -> Iterator[WebhookSink]:
-    sink = WebhookSink()
-    yield sink
-    sink.server.shutdown()
-
-
-@pytest.fixture(scope="session")
-def stack(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory, webhook_sink: WebhookSink
-) -> Iterator[Stack]:
-    """The API and one worker per pool, as separate processes, on the suite's services."""
-    logs = tmp_path_factory.mktemp("logs")
-    port = free_port()
-    env = {
-        **os.environ,
-        **settings.process_env(),
-        "TRIOPS_API_PORT": str(port),
-        "TRIOPS_AIOPS_CONCURRENCY": "2",
-        "TRIOPS_DATAOPS_CONCURRENCY": "1",
-        "TRIOPS_INCIDENT_WEBHOOK_URL": webhook_sink.url,
-        "TRIOPS_RETRY_BACKOFF_S": "0.5",
-        "TRIOPS_ETL_CHUNK_ROWS": "1000",  # inputs of over 1,000 rows are read in chunks
-        "TRIOPS_SQL_CONNECTIONS": json.dumps({"suite": settings.database_url}),
-        # A kind added the way docs/design.md says (tests/integration/walkthrough/).
-        "TRIOPS_PLUGINS": json.dumps(["tests.integration.walkthrough.kinds"]),
-    }
-    procs = {
-        "api": spawn("api", ["api"], env, logs),
-        **{
-            f"worker-{pool}": spawn(f"worker-{pool}", ["worker", pool], env, logs)
-            for pool in ("aiops", "mlops", "dataops")
-        },
-    }
-    api_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(api_url, procs)
-        yield Stack(settings=settings, env=env, api_url=api_url, procs=procs, logs=logs)
-    finally:
-        for proc in procs.values():
-            proc.stop()
 
 
 def active_task_pid(stack: Stack, job_id: str, timeout_s: float = 20.0) -> int:

@@ -139,3 +139,72 @@ def test_up_serves_jobs_stops_every_child_and_a_second_up_finds_jobs_and_queued_
     finally:
         leftovers = stop_up(second, log)
     assert not leftovers, f"processes left behind: {leftovers}"
+
+
+def child_pid(up_pid: int, needle: str) -> int:
+    """The pid of the process under `up` whose command line holds `needle`."""
+    for pid in descendants(up_pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if needle.encode() in cmdline:
+            return pid
+    raise AssertionError(f"no child of up runs {needle!r}")
+
+
+@pytest.mark.faults
+def test_up_restarts_a_dead_redis_and_worker_and_dies_with_all_its_children(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = embedded_env
+    api_url = f"http://127.0.0.1:{env['TRIOPS_API_PORT']}"
+    log = tmp_path / "up.log"
+    up = start_up(env, log)
+    try:
+        wait_healthy(api_url, {}, timeout_s=90)
+        # The embedded Redis killed: up restarts it from its append-only file, and the
+        # workers reconnect on their own.
+        os.kill(child_pid(up.pid, "redis-server"), signal.SIGKILL)
+        # A worker's main process killed: up starts it again.
+        os.kill(child_pid(up.pid, "worker aiops"), signal.SIGKILL)
+        restarted = time.monotonic()
+        with TriopsClient(api_url, env["TRIOPS_API_TOKEN"], timeout_s=10) as client:
+            deadline = restarted + 90
+            done: dict[str, object] = {}
+            while time.monotonic() < deadline:
+                try:
+                    done = client.wait(
+                        client.submit("system.echo", {"payload": "after"})["id"], timeout_s=30
+                    )
+                    break
+                except Exception:  # the API answers 503 while Redis is down
+                    time.sleep(1)
+        assert done.get("status") == "succeeded", log.read_text()[-3000:]
+        # Another pool may have run the echo: wait for up to report the worker back.
+        wanted = (
+            "redis exited",
+            "redis: restarted",
+            "worker-aiops exited",
+            "restarted worker-aiops",
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(w in log.read_text() for w in wanted):
+            time.sleep(0.5)
+        text = log.read_text()
+        assert all(w in text for w in wanted), text[-3000:]
+        family = descendants(up.pid)
+    finally:
+        # up killed outright: its children get the parent-death signal and go too.
+        up.kill()
+        up.wait()
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline and any(alive(pid) for pid in family):
+        time.sleep(0.5)
+    assert not [pid for pid in family if alive(pid)], "children outlived a killed up"
+    # And a new up starts cleanly on the same home (no port or socket left taken).
+    again = start_up(env, log)
+    try:
+        wait_healthy(api_url, {}, timeout_s=90)
+    finally:
+        assert not stop_up(again, log)

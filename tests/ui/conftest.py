@@ -16,7 +16,7 @@ from api.main import create_app
 from core.broker import create_celery
 from core.config import Settings
 from tests.conftest import clear_tables, skip_or_fail
-from tests.integration.conftest import Stack, stack, webhook_sink  # noqa: F401 - the live stack
+from tests.integration.conftest import Stack
 from tests.ui.browser import chromium_path, launch
 from tests.ui.seed import Seeded, seed
 
@@ -94,7 +94,7 @@ def chromium() -> Iterator[Any]:
 @pytest.fixture
 def browser_page(
     chromium: Any,
-    stack: Stack,  # noqa: F811 - the fixture imported above
+    stack: Stack,
     request: pytest.FixtureRequest,
 ) -> Iterator[Any]:
     """A fresh browser context on the live stack; a screenshot of the page when the test

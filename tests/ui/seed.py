@@ -66,7 +66,14 @@ def finished_job(
     if status in (JobStatus.QUEUED,):
         return job.id
     now = utcnow()
-    jobs.start_attempt(session=session, job_id=job.id, worker=f"{declared.queue}@test", now=now)
+    jobs.start_attempt(
+        session=session,
+        job_id=job.id,
+        worker=f"{declared.queue}@test",
+        lease=None,
+        now=now,
+        lease_alive=lambda _lease: False,
+    )
     if status == JobStatus.RUNNING:
         jobs.set_progress(session=session, job_id=job.id, fraction=0.4, message="reading")
         return job.id
