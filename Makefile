@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install lint format bench docs clean
+.PHONY: demo test faults install lint format bench docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 ## The whole suite. Uses TRIOPS_DATABASE_URL / TRIOPS_REDIS_URL when set, embedded defaults otherwise.
 test: install
 	$(BIN)/pytest
+
+## Only the fault drills (part of `make test`): figures in var/faults/figures.json.
+faults: install
+	$(BIN)/pytest -m faults
 
 lint: install
 	$(BIN)/ruff check .

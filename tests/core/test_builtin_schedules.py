@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
+from core import schedules
+from core.broker import create_celery
 from core.config import Settings
+from core.db import session_scope
 from core.kinds import builtin_schedules, get_kind
+from core.tables import Job, Schedule, utcnow
+from tests.conftest import clear_tables
 
 
 def _by_name(settings: Settings) -> dict[str, dict[str, object]]:
@@ -87,3 +93,52 @@ def test_a_malformed_etl_schedule_stops_beat_with_a_clear_error(tmp_path: Path) 
     )
     with pytest.raises(ValueError, match=r"'bad'.*five fields"):
         builtin_schedules(settings)
+
+
+def test_housekeeping_and_correlation_fire_past_a_job_stuck_in_its_queue(
+    settings: Settings,
+) -> None:
+    # After a broker outage a built-in schedule's last job may sit `queued` with its
+    # message gone. Housekeeping exists to repair exactly that, so neither it nor the
+    # correlation schedule may skip its firings behind such a job (overlap: skip).
+    clear_tables(settings)
+    producer = create_celery(settings)
+    start = utcnow()
+    with session_scope(settings) as session:
+        schedules.sync_builtins(session=session, entries=builtin_schedules(settings), now=start)
+        session.commit()
+    fired: dict[str, list[str]] = {}
+    for name in ("housekeeping", "alert-correlation"):
+        with session_scope(settings) as session:
+            row = session.scalars(select(Schedule).where(Schedule.name == name)).one()
+            first_due = row.next_run_at
+            first = schedules.fire(
+                session=session,
+                producer=producer,
+                schedule_id=row.id,
+                due_at=first_due,
+                now=first_due,
+                grace_s=30,
+            )
+            assert first is not None
+            # Its message lost: the job stays queued, untouched for ten minutes.
+            stuck_since = first_due - timedelta(minutes=10)
+            session.execute(update(Job).where(Job.id == first.id).values(updated_at=stuck_since))
+            session.commit()
+            session.expire_all()
+            row = session.get(Schedule, row.id)
+            assert row is not None
+            second = schedules.fire(
+                session=session,
+                producer=producer,
+                schedule_id=row.id,
+                due_at=row.next_run_at,
+                now=row.next_run_at,
+                grace_s=30,
+            )
+            assert second is not None, f"{name} skipped its firing behind a stuck job"
+            session.expire_all()
+            refreshed = session.get(Schedule, row.id)
+            assert refreshed is not None and refreshed.skipped_runs == 0
+            fired[name] = [first.id, second.id]
+    assert all(len(set(ids)) == 2 for ids in fired.values())

@@ -29,6 +29,17 @@ from workers import embedded_redis
 from workers.client import TriopsClient
 
 POOLS = ("aiops", "mlops", "dataops")
+FIGURES = Path(__file__).resolve().parents[2] / "var" / "faults" / "figures.json"
+
+
+def record(test: str, **figures: float | int | str) -> None:
+    """Keep a fault test's figures in var/faults/figures.json (the table in
+    docs/reliability.md is read from a run of `make faults`)."""
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    rounded = {k: round(v, 1) if isinstance(v, float) else v for k, v in figures.items()}
+    data[test] = {**rounded, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    FIGURES.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass

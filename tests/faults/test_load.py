@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from core.db import session_scope
 from core.tables import Job
-from tests.faults.conftest import FaultStack
+from tests.faults.conftest import FaultStack, record
 from tests.integration.conftest import TOKEN
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -129,7 +129,15 @@ def test_ten_thousand_jobs_from_several_clients_all_end_once(fault_stack: FaultS
     ran = stack.succeeded_lines()
     assert all(ran.get(job_id) == 1 for job_id, _ in rows), "a job ran twice or never"
     after = worker_rss(stack)
+    record(
+        "load",
+        jobs=TOTAL,
+        clients=BATCH_CLIENTS + SINGLE_CLIENTS,
+        seconds=elapsed,
+        jobs_per_s=TOTAL / elapsed,
+        slowest_health_s=slowest_health,
+        worker_rss_growth_mb=max(after[n] - before[n] for n in after) / 2**20,
+    )
     for name, rss in after.items():
         assert rss <= before[name] * RSS_GROWTH_LIMIT + 64 * 2**20, (name, before[name], rss)
     assert slowest_health < 1.0, slowest_health
-    print(f"\n{TOTAL} jobs in {elapsed:.1f} s ({TOTAL / elapsed:.0f} jobs/s end to end)")

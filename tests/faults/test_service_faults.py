@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from core.config import Settings
 from tests.conftest import skip_or_fail
-from tests.faults.conftest import POOLS, FaultStack, TcpCut, stop_all, wait_all
+from tests.faults.conftest import POOLS, FaultStack, TcpCut, record, stop_all, wait_all
 from tests.faults.test_worker_faults import assert_once, echo_jobs
 from tests.integration.conftest import spawn, wait_healthy
 
@@ -39,6 +39,13 @@ def test_the_broker_killed_and_restarted_loses_no_job(fault_stack: FaultStack) -
         # re-sends what it cannot find in the broker.
         client.wait(client.submit("system.housekeeping", {"lost_after_s": 5})["id"], timeout_s=60)
         jobs = wait_all(client, ids, timeout_s=120)
+        all_done = time.monotonic() - restarted
+    record(
+        "broker_killed_restarted",
+        jobs=len(ids),
+        first_job_after_restart_s=first_done if first_done is not None else -1.0,
+        all_done_after_s=all_done,
+    )
     assert first_done is not None and first_done < 60, first_done
     assert_once(fault_stack, jobs)
 
@@ -101,6 +108,14 @@ def test_the_database_away_for_a_while_is_a_503_then_every_job_finishes_once(
         time.sleep(8)  # workers meet the outage: they retry with backoff
     finally:
         proxy.restore()
+    restored = time.monotonic()
     with stack.client() as client:
         jobs = wait_all(client, ids, timeout_s=120)
+    record(
+        "database_cut",
+        jobs=len(ids),
+        outage_s=8.0,
+        answer_during_outage=503,
+        all_done_after_restore_s=time.monotonic() - restored,
+    )
     assert_once(stack, jobs)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core.db import session_scope
 from core.tables import EtlLoad, ModelVersion
-from tests.faults.conftest import FaultStack, kill, wait_all, wait_running
+from tests.faults.conftest import FaultStack, kill, record, wait_all, wait_running
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -66,7 +66,10 @@ def test_a_killed_pool_process_of_each_pool_loses_nothing_and_duplicates_nothing
         )["id"]
         echo = client.submit("system.echo", {"payload": "survivor", "sleep_s": 3})["id"]
         fault_stack.kill_when_active([train, etl, echo])
+        killed_at = time.monotonic()
         jobs = wait_all(client, [train, etl, echo], timeout_s=120)
+        recovered_s = time.monotonic() - killed_at
+    record("pool_process_killed", jobs=3, lost=0, twice=0, all_done_after_s=recovered_s)
     assert_once(fault_stack, jobs)
     assert all(j["attempts"] >= 2 for j in jobs), [j["attempts"] for j in jobs]
     with session_scope(fault_stack.settings) as session:
@@ -98,6 +101,7 @@ def test_a_killed_worker_main_process_costs_seconds_not_jobs(fault_stack: FaultS
             fault_stack.start_worker(pool, name)
         jobs = wait_all(client, ids, timeout_s=90)
         recovered_s = time.monotonic() - killed_at
+    record("worker_main_killed", jobs=len(ids), all_done_after_s=recovered_s)
     assert_once(fault_stack, jobs)
     # Everything the dead workers held (running or prefetched) was handed out again well
     # before the old one-hour visibility timeout: within a minute, all are done.
@@ -110,6 +114,9 @@ def test_a_job_longer_than_the_visibility_timeout_runs_once(fault_stack: FaultSt
     [job_id] = echo_jobs(fault_stack, 1, sleep_s=30)
     with fault_stack.client() as client:
         [job] = wait_all(client, [job_id], timeout_s=90)
+    record(
+        "longer_than_visibility_timeout", jobs=1, job_s=30, visibility_s=20, runs=job["attempts"]
+    )
     assert job["status"] == "succeeded" and job["attempts"] == 1
     assert fault_stack.succeeded_lines().get(job_id) == 1
 
@@ -119,10 +126,13 @@ def test_sigterm_lets_running_jobs_finish_and_loses_none(fault_stack: FaultStack
     with fault_stack.client() as client:
         wait_running(client, ids, count=1)
         proc = fault_stack.procs["worker-aiops"]
+        stopped_at = time.monotonic()
         kill(proc.process.pid, signal.SIGTERM)  # warm shutdown
         proc.process.wait(timeout=60)
         fault_stack.start_worker("aiops")
         jobs = wait_all(client, ids, timeout_s=90)
+        recovered_s = time.monotonic() - stopped_at
+    record("worker_sigterm", jobs=len(ids), all_done_after_s=recovered_s)
     assert_once(fault_stack, jobs)
 
 
@@ -132,7 +142,14 @@ def test_a_job_that_kills_its_worker_every_time_is_failed_with_the_reason(
     with fault_stack.client() as client:
         poison = client.submit("system.echo", {"exit_process": True})["id"]
         healthy = client.submit("system.echo", {"payload": "after"})["id"]
+        started = time.monotonic()
         done = wait_all(client, [poison, healthy], timeout_s=120)
+    record(
+        "poison_message",
+        jobs=2,
+        attempts=done[0]["attempts"],
+        failed_after_s=time.monotonic() - started,
+    )
     assert done[0]["status"] == "failed"
     assert done[0]["error"]["type"] == "WorkerLost"
     assert "died while running it" in done[0]["error"]["message"]
