@@ -287,6 +287,16 @@ class TcpCut:
         self.listener.close()
 
 
+def worker_rss(stack: FaultStack) -> dict[str, int]:
+    """Resident memory of each worker: its main process and its pool processes."""
+    out = {}
+    for name, proc in stack.procs.items():
+        if name.startswith("worker-"):
+            main = psutil.Process(proc.process.pid)
+            out[name] = sum(p.memory_info().rss for p in [main, *main.children(recursive=True)])
+    return out
+
+
 def kill(pid: int, sig: int = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)

@@ -9,13 +9,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-import psutil
 import pytest
 from sqlalchemy import func, select
 
 from core.db import session_scope
 from core.tables import Job
-from tests.faults.conftest import FaultStack, record
+from tests.faults.conftest import FaultStack, record, worker_rss
 from tests.integration.conftest import TOKEN
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -26,15 +25,6 @@ TOTAL = BATCH_CLIENTS * BATCHES * BATCH_SIZE + SINGLE_CLIENTS * SINGLES
 RSS_GROWTH_LIMIT = 1.5
 """A worker's memory (main and pool processes) after the load, at most this times before
 (plus 64 MB for caches that fill once)."""
-
-
-def worker_rss(stack: FaultStack) -> dict[str, int]:
-    out = {}
-    for name, proc in stack.procs.items():
-        if name.startswith("worker-"):
-            main = psutil.Process(proc.process.pid)
-            out[name] = sum(p.memory_info().rss for p in [main, *main.children(recursive=True)])
-    return out
 
 
 @pytest.mark.timeout(600)

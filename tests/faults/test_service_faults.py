@@ -13,7 +13,15 @@ from sqlalchemy.engine import make_url
 
 from core.config import Settings
 from tests.conftest import skip_or_fail
-from tests.faults.conftest import POOLS, FaultStack, TcpCut, record, stop_all, wait_all
+from tests.faults.conftest import (
+    POOLS,
+    FaultStack,
+    TcpCut,
+    record,
+    stop_all,
+    wait_all,
+    worker_rss,
+)
 from tests.faults.test_worker_faults import assert_once, echo_jobs
 from tests.integration.conftest import spawn, wait_healthy
 
@@ -21,6 +29,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def test_the_broker_killed_and_restarted_loses_no_job(fault_stack: FaultStack) -> None:
+    fault_stack.wait_workers()
+    before = worker_rss(fault_stack)
     ids = echo_jobs(fault_stack, 40, sleep_s=0.5)
     time.sleep(1.5)  # some running, some prefetched, most still queued
     fault_stack.redis.kill()
@@ -40,13 +50,17 @@ def test_the_broker_killed_and_restarted_loses_no_job(fault_stack: FaultStack) -
         client.wait(client.submit("system.housekeeping", {"lost_after_s": 5})["id"], timeout_s=60)
         jobs = wait_all(client, ids, timeout_s=120)
         all_done = time.monotonic() - restarted
+    # Workers that lost their broker keep no backlog of events or messages (celery#4843).
+    growth = {name: rss - before[name] for name, rss in worker_rss(fault_stack).items()}
     record(
         "broker_killed_restarted",
         jobs=len(ids),
         first_job_after_restart_s=first_done if first_done is not None else -1.0,
         all_done_after_s=all_done,
+        worker_rss_growth_mb=max(growth.values()) / 2**20,
     )
     assert first_done is not None and first_done < 60, first_done
+    assert all(g <= before[n] * 0.5 + 64 * 2**20 for n, g in growth.items()), growth
     assert_once(fault_stack, jobs)
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from core.broker import create_celery
@@ -142,14 +143,15 @@ def test_up_serves_jobs_stops_every_child_and_a_second_up_finds_jobs_and_queued_
 
 
 def child_pid(up_pid: int, needle: str) -> int:
-    """The pid of the process under `up` whose command line holds `needle`."""
-    for pid in descendants(up_pid):
+    """The pid of the process `up` started whose command line holds `needle` (a direct
+    child: a worker's pool processes carry its command line too)."""
+    for child in psutil.Process(up_pid).children():
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
+            cmdline = " ".join(child.cmdline())
+        except psutil.Error:
             continue
-        if needle.encode() in cmdline:
-            return pid
+        if needle in cmdline:
+            return int(child.pid)
     raise AssertionError(f"no child of up runs {needle!r}")
 
 
