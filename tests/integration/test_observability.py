@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core import liveness
+from core.broker import create_celery
 from tests.api.test_metrics_api import sample
 from tests.integration.conftest import Stack, free_port, spawn
 
@@ -34,12 +36,22 @@ def test_a_workers_metrics_and_json_logs_follow_its_jobs(stack: Stack, tmp_path:
                 break
             except httpx.HTTPError:
                 time.sleep(0.5)
+        # Consuming once it beats (its consumer is up): only then can it take jobs.
+        app = create_celery(stack.settings)
+        deadline = time.monotonic() + 60
+        mine = f":{worker.process.pid}"
+        while time.monotonic() < deadline:
+            with app.connection_for_read() as conn:
+                alive = liveness.alive_instances(conn.default_channel.client)
+            if any(name.endswith(mine) for name in alive):
+                break
+            time.sleep(0.5)
         # The jobs are shared with the stack's own aiops worker: send rounds of slow-ish
         # canaries until this worker has run some (bounded).
         jobs: list[str] = []
         text = ""
         with stack.client() as client:
-            for _ in range(6):
+            for _ in range(10):
                 round_ids = [
                     client.submit("system.echo", {"payload": i, "sleep_s": 0.3})["id"]
                     for i in range(8)
