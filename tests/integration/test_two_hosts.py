@@ -1,6 +1,7 @@
 """Two hosts sharing the work through an object store: no local folder in common.
 
-Host A runs the API only; host B runs one worker per pool (and an API of its own). Each
+Host A runs the API only; host B runs the workers of the pools the test uses (mlops,
+dataops) and an API of its own. Each
 has its own `TRIOPS_HOME`; they share the database, a Redis server of this test's own and
 an S3 bucket on a real S3-compatible server (moto, on loopback). A file uploaded through
 A is read by B's workers; what B's jobs write is downloaded through A, byte for byte.
@@ -8,28 +9,31 @@ A is read by B's workers; what B's jobs write is downloaded through A, byte for 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
 from core.config import Settings
 from tests.conftest import skip_or_fail
-from tests.integration.conftest import TOKEN, Proc, free_port, spawn, wait_healthy
+from tests.integration.conftest import TOKEN, Proc, free_port, spawn
 from tests.object_store import S3Server
 from workers import embedded_redis
 from workers.client import TriopsClient
 
 pytestmark = pytest.mark.integration
 
-POOLS = ("aiops", "mlops", "dataops")
+POOLS = ("mlops", "dataops")
 
 
 @dataclass
@@ -95,8 +99,8 @@ def two_hosts(
         procs=procs,
     )
     try:
-        wait_healthy(hosts.api_b, procs)
-        wait_healthy(hosts.api_a, procs)  # A sees B's workers through the shared Redis
+        wait_for_workers(hosts.api_b, procs)
+        wait_for_workers(hosts.api_a, procs)  # A sees B's workers through the shared Redis
         yield hosts
     finally:
         for proc in procs.values():  # every process told at once, then each awaited
@@ -105,6 +109,28 @@ def two_hosts(
         for proc in procs.values():
             proc.stop()
         embedded_redis.stop(redis)
+
+
+def wait_for_workers(api_url: str, procs: dict[str, Proc], timeout_s: float = 90.0) -> None:
+    """Until the API's health shows its database and broker up and a worker in each pool
+    of `POOLS` (the aiops pool is left out: no job here needs it)."""
+    deadline = time.monotonic() + timeout_s
+    body: object = None
+    while time.monotonic() < deadline:
+        for proc in procs.values():
+            if proc.process.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited early:\n{proc.log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            body = httpx.get(f"{api_url}/api/v1/health", timeout=5).json()
+            if (
+                isinstance(body, dict)
+                and body["database"]["ok"]
+                and body["broker"]["ok"]
+                and all(body["workers"].get(pool) for pool in POOLS)
+            ):
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"{api_url}: workers of {POOLS} not seen after {timeout_s} s: {body}")
 
 
 def run(client: TriopsClient, kind: str, params: dict[str, Any]) -> dict[str, Any]:
