@@ -198,10 +198,10 @@ def test_a_job_run_on_one_host_is_served_by_another_through_the_object_store(
         run(
             client,
             "dataops.etl",
-            {"source": {"file_id": uploaded["id"]}, "target": {"dataset": "cancer"}},
+            {"source": {"file_id": uploaded["id"]}, "target": {"dataset": "two-hosts-cancer"}},
         )
-        version = client.http.get("/datasets/cancer/versions/1").json()
-        download = client.http.get("/datasets/cancer/versions/1/download")
+        version = client.http.get("/datasets/two-hosts-cancer/versions/1").json()
+        download = client.http.get("/datasets/two-hosts-cancer/versions/1/download")
         assert download.status_code == 200, download.text
         assert hashlib.sha256(download.content).hexdigest() == version["sha256"]
         parquet = tmp_path / "cancer.parquet"
