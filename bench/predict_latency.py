@@ -29,7 +29,7 @@ from core import registry
 from core.config import Settings
 from core.db import dispose_engines, session_scope
 from core.migrate import upgrade
-from core.storage import BlobStore
+from core.storage import artifact_store
 from core.tables import utcnow
 from domain.mlops.evaluation import predict
 from domain.mlops.training import train
@@ -60,7 +60,7 @@ def _register(settings: Settings) -> tuple[dict[str, Any], Any]:
     trained = train(data, estimator="random_forest", random_state=0)
     buffer = io.BytesIO()
     joblib.dump(trained.pipeline, buffer)
-    info = BlobStore(settings.artifacts_url).put_bytes(("bench", "model.joblib"), buffer.getvalue())
+    info = artifact_store(settings).put_bytes(("bench", "model.joblib"), buffer.getvalue())
     with session_scope(settings) as session:
         version = registry.register_version(
             session=session,

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     redis_url: str = ""
     artifacts_url: str = ""
     files_url: str = ""
+    # An S3-compatible object store for `s3://` URLs (MinIO, Ceph, ...): its endpoint and
+    # credentials. Unset, the standard AWS variables and files apply (AWS_ACCESS_KEY_ID,
+    # AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, ~/.aws, an IAM role).
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
     data_dir: Path | None = None
 
     api_token: SecretStr | None = None
@@ -171,6 +177,11 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     @property
+    def scratch_dir(self) -> Path:
+        """Where a job copies a blob it needs as a local file (removed after use)."""
+        return self.home / "tmp"
+
+    @property
     def token_file(self) -> Path:
         return self.home / "api-token"
 
@@ -253,6 +264,12 @@ class Settings(BaseSettings):
         }
         if self.incident_webhook_url:
             env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url
+        if self.s3_endpoint_url:
+            env["TRIOPS_S3_ENDPOINT_URL"] = self.s3_endpoint_url
+        if self.s3_access_key_id:
+            env["TRIOPS_S3_ACCESS_KEY_ID"] = self.s3_access_key_id
+        if self.s3_secret_access_key is not None:
+            env["TRIOPS_S3_SECRET_ACCESS_KEY"] = self.s3_secret_access_key.get_secret_value()
         if self.flower_basic_auth is not None:
             env["TRIOPS_FLOWER_BASIC_AUTH"] = self.flower_basic_auth.get_secret_value()
         return env

@@ -1,8 +1,9 @@
 """Blob storage for uploads and artifacts, behind one small interface over fsspec.
 
 The base is an fsspec URL (`TRIOPS_ARTIFACTS_URL`, `TRIOPS_FILES_URL`); a plain local
-folder by default. Keys are made of checked name segments, so nothing a user sends can
-point outside the store.
+folder by default, or `s3://bucket/prefix` on an object store shared by several hosts
+(s3fs; `TRIOPS_S3_*` settings or the standard AWS variables). Keys are made of checked
+name segments, so nothing a user sends can point outside the store.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from core.errors import InvalidInput, NotFound, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 CHUNK_BYTES = 1024 * 1024
@@ -41,9 +45,9 @@ class BlobInfo:
 class BlobStore:
     """Write-once blobs under a base URL, addressed by (folder, name)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, **storage_options: Any) -> None:
         self.base_url = base_url.rstrip("/")
-        fs, root = fsspec.core.url_to_fs(self.base_url)
+        fs, root = fsspec.core.url_to_fs(self.base_url, **storage_options)
         self.fs = fs
         self.root = root.rstrip("/")
 
@@ -106,6 +110,19 @@ class BlobStore:
             return self._path_of_url(url)
         return None
 
+    def names(self, folder: str) -> list[str]:
+        """The blobs in a folder, by name; unfinished writes (`.partial`) left out."""
+        path = self._path(folder)
+        try:
+            entries = self.fs.ls(path, detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            name
+            for name in (str(entry).rstrip("/").rsplit("/", 1)[-1] for entry in entries)
+            if not name.endswith(".partial")
+        )
+
     def sha256_of(self, url: str) -> str:
         digest = hashlib.sha256()
         with self.open(url) as src:
@@ -117,3 +134,32 @@ class BlobStore:
         path = self._path(folder)
         if self.fs.exists(path):
             self.fs.rm(path, recursive=True)
+
+
+def storage_options(settings: Settings, url: str) -> dict[str, Any]:
+    """The fsspec options for a store URL: for `s3://`, the endpoint and credentials
+    of the settings (unset ones fall back to the standard AWS variables and files)."""
+    if fsspec.core.split_protocol(url)[0] not in ("s3", "s3a"):
+        return {}
+    options: dict[str, Any] = {
+        # Several hosts write to the same bucket: a cached listing on one would hide
+        # blobs another has written since, so every lookup asks the store.
+        "use_listings_cache": False,
+    }
+    if settings.s3_endpoint_url:
+        options["client_kwargs"] = {"endpoint_url": settings.s3_endpoint_url}
+    if settings.s3_access_key_id:
+        options["key"] = settings.s3_access_key_id
+    if settings.s3_secret_access_key is not None:
+        options["secret"] = settings.s3_secret_access_key.get_secret_value()
+    return options
+
+
+def artifact_store(settings: Settings) -> BlobStore:
+    """Where jobs keep their artifacts, dataset versions and models (`TRIOPS_ARTIFACTS_URL`)."""
+    return BlobStore(settings.artifacts_url, **storage_options(settings, settings.artifacts_url))
+
+
+def file_store(settings: Settings) -> BlobStore:
+    """Where uploads are kept (`TRIOPS_FILES_URL`)."""
+    return BlobStore(settings.files_url, **storage_options(settings, settings.files_url))

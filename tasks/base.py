@@ -8,6 +8,7 @@ error's type and message — happens here, once.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -37,7 +38,8 @@ from core.errors import TriopsError, Unavailable
 from core.kinds import CATALOG, JobKind
 from core.logs import log_context
 from core.metrics import JOB_REDELIVERIES, JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
-from core.storage import BlobStore
+from core.model_store import ChecksumMismatch
+from core.storage import CHUNK_BYTES, artifact_store, file_store
 from core.tables import (
     DatasetVersion,
     JobStatus,
@@ -105,23 +107,39 @@ class JobContext:
     def open_file(self, file_id: str) -> Iterator[IO[Any]]:
         """An uploaded file, opened for binary reading."""
         record = self.file_record(file_id)
-        with BlobStore(self.settings.files_url).open(record.url) as handle:
+        with file_store(self.settings).open(record.url) as handle:
             yield handle
 
     @contextmanager
+    def scratch(self, prefix: str = "triops-") -> Iterator[Path]:
+        """A temporary folder under `$TRIOPS_HOME/tmp`, removed afterwards."""
+        self.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=self.settings.scratch_dir) as tmp:
+            yield Path(tmp)
+
+    @contextmanager
     def local_file(self, file_id: str) -> Iterator[Path]:
-        """An uploaded file as a local path (copied to a temporary file if the store is remote)."""
+        """An uploaded file as a local path. From a remote store (s3://) it is streamed into
+        a temporary file under `$TRIOPS_HOME/tmp`, checked against the sha256 recorded at
+        upload, and removed afterwards."""
         record = self.file_record(file_id)
-        store = BlobStore(self.settings.files_url)
+        store = file_store(self.settings)
         path = store.local_path(record.url)
         if path is not None:
             yield Path(path)
             return
-        with tempfile.TemporaryDirectory() as tmp:
-            target = Path(tmp) / "input"
+        with self.scratch("triops-input-") as tmp:
+            target = tmp / "input"
+            digest = hashlib.sha256()
             with store.open(record.url) as src, open(target, "wb") as out:
-                for chunk in iter(lambda: src.read(1024 * 1024), b""):
+                for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
+                    digest.update(chunk)
                     out.write(chunk)
+            if digest.hexdigest() != record.sha256:
+                raise ChecksumMismatch(
+                    f"uploaded file {file_id} does not match its recorded sha256",
+                    details={"expected": record.sha256, "actual": digest.hexdigest()},
+                )
             yield target
 
     @contextmanager
@@ -129,7 +147,7 @@ class JobContext:
         """A DataOps dataset version (`name@version`): its Parquet file, opened, and its row."""
         with self.session() as session:
             row = dataset_versions.get_version(session=session, name=ref.name, version=ref.version)
-        with BlobStore(self.settings.artifacts_url).open(row.url) as handle:
+        with artifact_store(self.settings).open(row.url) as handle:
             yield handle, row
 
     def dataset_frame(self, ref: DatasetRef) -> tuple[pd.DataFrame, DatasetVersion]:
@@ -139,7 +157,7 @@ class JobContext:
 
     def save_artifact(self, name: str, data: bytes | Path, media_type: str) -> SavedArtifact:
         """Store an artifact of this job; a rerun replaces the file and its row."""
-        store = BlobStore(self.settings.artifacts_url)
+        store = artifact_store(self.settings)
         segments = (self.job_id, name)
         info = (
             store.put_file(segments, str(data))

@@ -7,7 +7,6 @@ and a file split across workers is planned and merged in `tasks/etl_split.py`.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from core import jobs
 from core.config import get_settings
 from core.db import session_scope
 from core.kinds.dataops import ETL, EtlParams, ProfileParams, ValidateParams
-from core.storage import BlobStore
+from core.storage import artifact_store
 from core.tables import JobStatus
 from domain.dataops.profile import profile_frame
 from tasks.base import (
@@ -86,7 +85,7 @@ def etl(ctx: JobContext, params: EtlParams) -> dict[str, Any]:
     steps = params
     today = ctx.now().date()
     lookups, inputs = read_lookups(ctx, steps)
-    with tempfile.TemporaryDirectory(prefix="triops-etl-") as tmp:
+    with ctx.scratch("triops-etl-") as tmp:
         run = EtlPass(ctx, steps, lookups, quarantine_path=Path(tmp) / "quarantine.csv")
         source = params.resolved_source(today)
         with open_source(ctx, source, params.resolved_parameters(today)) as (chunks, lineage):
@@ -129,7 +128,7 @@ class EtlCommit(PartTask):
     def give_up(self, exc: BaseException, args: tuple[Any, ...]) -> None:
         _parts, job_id, rest = (*args, None)[:3]
         finish_deferred(self.app, get_settings(), job_id, rest, exc=exc)
-        BlobStore(get_settings().artifacts_url).delete_folder(part_folder(job_id))
+        artifact_store(get_settings()).delete_folder(part_folder(job_id))
 
 
 @part_task("dataops.etl_part", EtlPart, ignore_result=False)  # the chord needs the summaries
@@ -151,4 +150,4 @@ def etl_commit(
             return  # finished (a repeated commit) or cancelled
     result = commit_parts(settings, job_id, sorted(parts, key=lambda p: p["index"]))
     finish_deferred(self.app, settings, job_id, rest, result=result)
-    BlobStore(settings.artifacts_url).delete_folder(part_folder(job_id))
+    artifact_store(settings).delete_folder(part_folder(job_id))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from core.config import Settings
 from core.db import session_scope
 from core.errors import InvalidInput
 from core.kinds.dataops import ETL, EtlParams, Source
-from core.storage import BlobStore
+from core.storage import BlobStore, artifact_store
 from domain.dataops.spec import ROW_ID
 from domain.dataops.stream import ChunkChecks
 from tasks.base import JobContext
@@ -103,10 +102,10 @@ def run_part(
     steps = params
     lookups, _ = read_lookups(ctx, steps)
     source = params.resolved_source(ctx.now().date())
-    store = BlobStore(settings.artifacts_url)
+    store = artifact_store(settings)
     folder = part_folder(job_id)
     index = part["index"]
-    with tempfile.TemporaryDirectory(prefix="triops-part-") as tmp:
+    with ctx.scratch("triops-part-") as tmp:
         quarantine = Path(tmp) / "quarantine.csv"
         run = EtlPass(
             ctx, steps, lookups, quarantine, first_row=part["first_row"], keep_row_ids=True
@@ -204,10 +203,10 @@ def commit_parts(settings: Settings, job_id: str, parts: list[dict[str, Any]]) -
             if newest is not None:
                 checks.newest[int(index)].append(pd.Series(pd.to_datetime([newest], utc=True)))
     run.columns = parts[0]["columns"]
-    store = BlobStore(settings.artifacts_url)
+    store = artifact_store(settings)
     source = params.resolved_source(ctx.now().date())
     lineage = {"path": source.path} if source.path else file_lineage(ctx, source)
-    with tempfile.TemporaryDirectory(prefix="triops-commit-") as tmp:
+    with ctx.scratch("triops-commit-") as tmp:
         quarantine = Path(tmp) / "quarantine.csv"
         merge_quarantine(store, [p["quarantine"] for p in parts], quarantine)
         result = load_outputs(

@@ -26,7 +26,7 @@ from core.kinds.mlops import (
     TrainParams,
 )
 from core.model_store import load_model
-from core.storage import BlobStore
+from core.storage import artifact_store
 from core.submission import submit
 from core.tables import ModelVersion
 from domain.mlops.drift import check_drift as drift_report
@@ -113,9 +113,7 @@ def schema_frame(features: pd.DataFrame, version: ModelVersion) -> pd.DataFrame:
 
 
 def _model_of(ctx: JobContext, version: ModelVersion) -> Any:
-    return load_model(
-        BlobStore(ctx.settings.artifacts_url), version.artifact_url, version.artifact_sha256
-    )
+    return load_model(artifact_store(ctx.settings), version.artifact_url, version.artifact_sha256)
 
 
 @job_task("mlops.train")

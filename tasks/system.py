@@ -14,7 +14,7 @@ from core.errors import InvalidInput, Unavailable
 from core.kinds import CATALOG, POOL_QUEUES, SYSTEM_QUEUE
 from core.kinds.system import EchoParams, HousekeepingParams, RetentionParams
 from core.liveness import VISIBILITY_TIMEOUT_S
-from core.storage import BlobStore
+from core.storage import artifact_store
 from core.submission import send
 from core.tables import JobStatus
 from domain.housekeeping import (
@@ -143,7 +143,7 @@ def retention(ctx: JobContext, params: RetentionParams) -> dict[str, Any]:
     """Delete the artifacts of finished jobs older than the retention period."""
     days = params.older_than_days or ctx.settings.artifact_retention_days
     cutoff = jobs.age_cutoff(ctx.now(), days * 86400)
-    store = BlobStore(ctx.settings.artifacts_url)
+    store = artifact_store(ctx.settings)
     cleaned: list[str] = []
     deleted = 0
     with ctx.session() as session:

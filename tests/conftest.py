@@ -23,6 +23,7 @@ from core.db import dispose_engines, get_engine
 from core.migrate import upgrade
 from core.tables import Base
 from tests.integration.conftest import Stack, WebhookSink, free_port, spawn, wait_healthy
+from tests.object_store import S3Server, start_s3_server
 
 CI = bool(os.environ.get("CI"))
 
@@ -46,6 +47,17 @@ def benchmarks_dir() -> Path:
 @pytest.fixture(scope="session")
 def triops_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3-compatible server (moto) on loopback, for the session."""
+    try:
+        server = start_s3_server(tmp_path_factory.mktemp("s3"))
+    except (RuntimeError, OSError) as exc:
+        skip_or_fail(f"no S3 server for the object-store tests: {exc}")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

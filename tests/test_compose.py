@@ -35,6 +35,8 @@ def test_compose_has_every_service_of_the_system(compose: dict[str, Any]) -> Non
         "postgres",
         "prometheus",
         "grafana",
+        "minio",
+        "minio-init",
     }
 
 
@@ -66,6 +68,41 @@ def test_long_running_services_have_healthchecks_and_wait_for_healthy_dependenci
         assert depends["redis"]["condition"] == "service_healthy"
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_every_python_service_keeps_blobs_in_the_minio_bucket(compose: dict[str, Any]) -> None:
+    for name in PYTHON_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert env["TRIOPS_ARTIFACTS_URL"] == "s3://triops/artifacts", name
+        assert env["TRIOPS_FILES_URL"] == "s3://triops/files", name
+        assert env["TRIOPS_S3_ENDPOINT_URL"] == "http://minio:9000", name
+        # Credentials come from the environment, required, with no default to fall back on.
+        assert env["TRIOPS_S3_ACCESS_KEY_ID"] == "${MINIO_ROOT_USER:?set MINIO_ROOT_USER}"
+        assert (
+            env["TRIOPS_S3_SECRET_ACCESS_KEY"] == "${MINIO_ROOT_PASSWORD:?set MINIO_ROOT_PASSWORD}"
+        )
+
+
+def test_minio_keeps_its_data_on_a_volume_and_the_bucket_is_made_before_triops_starts(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    minio = services["minio"]
+    assert minio["command"][:2] == ["server", "/data"]
+    assert "minio-data:/data" in minio["volumes"] and "minio-data" in compose["volumes"]
+    assert "healthcheck" in minio
+    for variable in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"):
+        for service in ("minio", "minio-init"):
+            value = services[service]["environment"][variable]
+            assert value.startswith(f"${{{variable}:?"), (service, value)
+    init = services["minio-init"]
+    assert init["depends_on"]["minio"]["condition"] == "service_healthy"
+    script = " ".join(init["entrypoint"])
+    assert "mc mb --ignore-existing store/triops" in script
+    assert "http://minio:9000" in script
+    for name in PYTHON_SERVICES - {"migrate", "flower"}:
+        depends = services[name]["depends_on"]
+        assert depends["minio-init"]["condition"] == "service_completed_successfully", name
 
 
 def test_data_and_artifacts_live_on_volumes(compose: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ from api.deps import SessionDep, SettingsDep
 from api.downloads import blob_response
 from api.schemas.dataops import DatasetOut, VersionDetail, VersionOut
 from core import dataset_versions
-from core.storage import BlobStore
+from core.storage import artifact_store
 from core.tables import DatasetVersion
 
 router = APIRouter(tags=["dataops"])
@@ -63,7 +63,7 @@ def download_version(
     """The version's content as Parquet."""
     row = dataset_versions.get_version(session=session, name=name, version=version)
     return blob_response(
-        BlobStore(settings.artifacts_url),
+        artifact_store(settings),
         row.url,
         media_type="application/vnd.apache.parquet",
         filename=f"{name}-v{version}.parquet",

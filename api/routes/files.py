@@ -11,7 +11,7 @@ from api.deps import SessionDep, SettingsDep
 from api.schemas.jobs import FileOut
 from core import files
 from core.errors import InvalidInput, PayloadTooLarge
-from core.storage import CHUNK_BYTES, BlobStore
+from core.storage import CHUNK_BYTES, file_store
 from core.tables import StoredFile
 
 router = APIRouter(tags=["files"])
@@ -34,7 +34,7 @@ def upload_file(
     if "\x00" in name:
         raise InvalidInput("file name contains a NUL byte")
     file_id = str(uuid.uuid4())
-    info = BlobStore(settings.files_url).put_chunks(
+    info = file_store(settings).put_chunks(
         (file_id, "data"), _chunks(file), max_bytes=settings.max_upload_bytes
     )
     stored = files.create_file(

@@ -14,7 +14,7 @@ from api.schemas.jobs import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage
 from core import artifacts, jobs, submission
 from core.kinds import get_kind
 from core.pagination import MAX_PAGE
-from core.storage import BlobStore
+from core.storage import artifact_store
 from core.tables import Artifact, Job, JobStatus, utcnow
 
 logger = logging.getLogger("triops.api")
@@ -121,7 +121,7 @@ def download_artifact(
     """Download one artifact."""
     artifact = artifacts.get_artifact(session=session, job_id=job_id, name=name)
     return blob_response(
-        BlobStore(settings.artifacts_url),
+        artifact_store(settings),
         artifact.url,
         media_type=artifact.media_type,
         filename=artifact.name,

@@ -21,7 +21,7 @@ from api.schemas.mlops import (
 from core import registry
 from core.kinds.common import ALIAS_NAME
 from core.model_store import ModelCache
-from core.storage import BlobStore
+from core.storage import artifact_store
 from core.tables import MLModel, ModelVersion
 
 router = APIRouter(tags=["mlops"])
@@ -123,7 +123,7 @@ def predict(
     from domain.mlops.schema import records_to_frame
 
     frame = records_to_frame(body.records, row.feature_schema)
-    model = _cache.get(BlobStore(settings.artifacts_url), row.artifact_url, row.artifact_sha256)
+    model = _cache.get(artifact_store(settings), row.artifact_url, row.artifact_sha256)
     predictions, probabilities = run_predict(model, frame)
     return PredictOut(
         model=name,

@@ -37,7 +37,7 @@ from core.kinds.common import (
     table_format,
 )
 from core.kinds.kind import JobKind
-from core.storage import BlobStore
+from core.storage import file_store
 from core.validation import human_pattern
 from domain.dataops.refs import DatasetRef, DatasetRefField
 from domain.dataops.spec import (
@@ -320,7 +320,7 @@ def _file_columns(
     import pyarrow.parquet as pq  # here, not at the top: the API process stays light
 
     try:
-        with BlobStore(settings.files_url).open(url) as handle:
+        with file_store(settings).open(url) as handle:
             if kind == "parquet":
                 return [str(c) for c in pq.read_schema(handle).names]
             if kind == "csv":

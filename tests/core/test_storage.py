@@ -38,3 +38,12 @@ def test_a_url_from_outside_the_store_is_not_opened(tmp_path: Path) -> None:
         store.open("/etc/passwd")
     with pytest.raises(InvalidInput):
         store.open(f"{tmp_path / 'store'}/../../etc/passwd")
+
+
+def test_a_folder_lists_its_finished_blobs_only(tmp_path: Path) -> None:
+    store = BlobStore(str(tmp_path))
+    assert store.names("job-1") == []
+    store.put_bytes(("job-1", "b.csv"), b"b")
+    store.put_bytes(("job-1", "a.csv"), b"a")
+    (tmp_path / "job-1" / "c.csv.partial").write_bytes(b"half")
+    assert store.names("job-1") == ["a.csv", "b.csv"]
