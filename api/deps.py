@@ -5,15 +5,17 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from core import tokens
 from core.config import Settings
-from core.errors import Unauthorized
+from core.errors import Forbidden, Unauthorized
+from core.tables import utcnow
 
 
 def get_settings(request: Request) -> Settings:
@@ -34,10 +36,13 @@ def get_producer(request: Request) -> Celery:
     return producer
 
 
-bearer = HTTPBearer(auto_error=False, description="The API token (TRIOPS_API_TOKEN).")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token: TRIOPS_API_TOKEN (admin), or one made by `triops token create`.",
+)
 
 
-SCOPES = ("read", "submit", "admin")
+SCOPES = tokens.SCOPES
 """What a token may do, each including the ones before it: read everything; also submit,
 cancel, deploy and change schedules; also manage tokens."""
 
@@ -54,11 +59,23 @@ class Principal:
 
 
 def authenticate(request: Request, token: str) -> Principal:
-    """The principal a bearer token stands for; Unauthorized for any other token."""
+    """The principal a bearer token stands for: the bootstrap admin token, or a live
+    scoped token from the `api_tokens` table; Unauthorized for any other token."""
     expected: str = request.app.state.admin_token
-    if secrets.compare_digest(token.encode(), expected.encode()):
+    sent = token.encode("utf-8", "surrogatepass")
+    if secrets.compare_digest(sent, expected.encode()):
         return Principal(name="admin", scope="admin")
-    raise Unauthorized("invalid token")
+    if not token.startswith(tokens.PREFIX):
+        raise Unauthorized("invalid token")
+    session: Session = request.app.state.sessionmaker()
+    try:
+        row = tokens.find_valid(session=session, token=token, now=utcnow())
+        principal = Principal(name=row.name, scope=row.scope) if row is not None else None
+    finally:
+        session.close()
+    if principal is None:
+        raise Unauthorized("invalid, expired or revoked token")
+    return principal
 
 
 def require_token(
@@ -71,6 +88,39 @@ def require_token(
     principal = authenticate(request, credentials.credentials)
     request.state.principal = principal
     return principal
+
+
+def require(scope: str) -> Any:
+    """The dependency a route declares for the scope it needs (`dependencies=[require("read")]`):
+    a token below it is a 403 that says which scope is needed.
+
+    The scope is kept on the dependency (`scope_of(route)` reads it), so the route table
+    the tests check is the one the code enforces.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def check(principal: Annotated[Principal, Depends(require_token)]) -> Principal:
+        if not principal.can(scope):
+            raise Forbidden(
+                f"this call needs a token of scope {scope!r}; "
+                f"{principal.name!r} has scope {principal.scope!r}"
+            )
+        return principal
+
+    check.__name__ = f"require_{scope}"
+    check.scope = scope  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def scope_of(endpoint_dependencies: list[Any]) -> str | None:
+    """The scope a route declares among its dependencies (`route.dependencies`), if any."""
+    found = [
+        getattr(dep.dependency, "scope", None)
+        for dep in endpoint_dependencies
+        if getattr(dep.dependency, "scope", None)
+    ]
+    return found[-1] if found else None
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
