@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -68,9 +69,12 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 def route_scopes(app: FastAPI) -> dict[tuple[str, str], str]:
     """The scope each API route declares (`require(...)`), by (path, METHOD)."""
     found: dict[tuple[str, str], str] = {}
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            scope = scope_of(route.dependencies)
+    # Recent FastAPI keeps included routers whole; its iterator yields each route with the
+    # prefix and dependencies it was included with (older versions list flat APIRoutes).
+    contexts: Any = getattr(fastapi.routing, "iter_route_contexts", iter)(app.routes)
+    for route in contexts:
+        if isinstance(getattr(route, "original_route", route), APIRoute):
+            scope = scope_of(list(route.dependencies or ()))
             if scope is not None:
                 for method in route.methods or ():
                     found[(route.path, method)] = scope

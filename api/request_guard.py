@@ -58,24 +58,25 @@ def json_problem(value: Any, *, max_depth: int) -> str | None:
     Returns
     -------
     A message naming the path (`body.params.rows[3]`) and the reason: nesting deeper
-    than `max_depth`, or a NUL character or lone surrogate in a key or a string value.
+    than `max_depth` (named by the field that holds the deep value), or a NUL character or lone surrogate in a key or a string value.
     Walked with an explicit stack, so no depth makes it recurse.
     """
-    stack: list[tuple[Any, str, int]] = [(value, "body", 0)]
+    # (value, its path, the path of the nearest field that holds it, depth)
+    stack: list[tuple[Any, str, str, int]] = [(value, "body", "body", 0)]
     while stack:
-        item, path, depth = stack.pop()
+        item, path, field, depth = stack.pop()
         if isinstance(item, dict | list):
             if depth + 1 > max_depth:
-                return f"{path}: JSON nested deeper than {max_depth} levels"
+                return f"{field}: JSON nested deeper than {max_depth} levels"
             if isinstance(item, dict):
                 for key, child in item.items():
                     where = f"{path}.{_shown(key)}"
                     if _UNSTORABLE.search(key):
                         return f"{path}: the key {_shown(key)} {_reason(key)}"
-                    stack.append((child, where, depth + 1))
+                    stack.append((child, where, where, depth + 1))
             else:
                 for index, child in enumerate(item):
-                    stack.append((child, f"{path}[{index}]", depth + 1))
+                    stack.append((child, f"{path}[{index}]", field, depth + 1))
         elif isinstance(item, str) and _UNSTORABLE.search(item):
             return f"{path}: {_reason(item)}"
     return None
