@@ -58,7 +58,8 @@ def json_problem(value: Any, *, max_depth: int) -> str | None:
     Returns
     -------
     A message naming the path (`body.params.rows[3]`) and the reason: nesting deeper
-    than `max_depth` (named by the field that holds the deep value), or a NUL character or lone surrogate in a key or a string value.
+    than `max_depth` (named by the field that holds the deep value), or a NUL character
+    or lone surrogate in a key or a string value.
     Walked with an explicit stack, so no depth makes it recurse.
     """
     # (value, its path, the path of the nearest field that holds it, depth)
