@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import fastapi.routing
 from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core import tokens
 from core.config import Settings
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, InvalidInput, Unauthorized
 from core.tables import utcnow
 
 
@@ -100,7 +101,10 @@ def require(scope: str) -> Any:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
-    def check(principal: Annotated[Principal, Depends(require_token)]) -> Principal:
+    def check(
+        request: Request, principal: Annotated[Principal, Depends(require_token)]
+    ) -> Principal:
+        check_query_names(request)
         if not principal.can(scope):
             raise Forbidden(
                 f"this call needs a token of scope {scope!r}; "
@@ -111,6 +115,47 @@ def require(scope: str) -> Any:
     check.__name__ = f"require_{scope}"
     check.scope = scope  # type: ignore[attr-defined]
     return Depends(check)
+
+
+def check_query_names(request: Request) -> None:
+    """A query parameter the route does not take is a 422 naming the ones it does (a typo
+    such as `?stauts=failed` would otherwise silently list everything)."""
+    if not request.query_params:
+        return
+    known = query_names(request.app).get((id(request.scope.get("route")), request.method))
+    if known is None:
+        return
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise InvalidInput(
+            f"unknown query parameter {unknown[0]!r} (this call takes: {takes})",
+            details=[
+                {"loc": ["query", name], "msg": "unknown query parameter"} for name in unknown
+            ],
+        )
+
+
+def query_names(app: Any) -> dict[tuple[int, str], set[str]]:
+    """The query parameters of each route and method, from the OpenAPI document (built
+    once per app, then kept on it)."""
+    cached: dict[tuple[int, str], set[str]] | None = getattr(app.state, "query_names", None)
+    if cached is not None:
+        return cached
+    paths = app.openapi().get("paths", {})
+    found: dict[tuple[int, str], set[str]] = {}
+    # Recent FastAPI keeps included routers whole: its iterator gives each route with the
+    # full path it was included at (older versions list flat routes).
+    for route in getattr(fastapi.routing, "iter_route_contexts", iter)(app.routes):
+        original = getattr(route, "original_route", route)
+        for method in getattr(route, "methods", None) or ():
+            operation = paths.get(getattr(route, "path", None), {}).get(method.lower())
+            if operation is not None:
+                found[(id(original), method)] = {
+                    p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
+                }
+    app.state.query_names = found
+    return found
 
 
 def scope_of(endpoint_dependencies: list[Any]) -> str | None:

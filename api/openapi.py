@@ -2,9 +2,10 @@
 
 - Every error answer has one shape (`ErrorBody`): `{"error": {"type", "message",
   "details"?}, "detail": "<the message>"}`, documented for each status a route can give:
-  401 and 403 on every route behind the token, 404 where the path names a resource, 409 where a
-  request can contradict the current state, 413/415/422 where a request carries input,
-  503 when the database or the broker is down.
+  401 and 403 on every route behind the token, 404 where the path or the body names a
+  resource, 409 where a request can contradict the current state, 413/415/422 where a
+  request carries input, 503 when the database or the broker is down.
+- Each operation says the scope its token needs (`x-scope`, and a line of its text).
 - `POST /jobs` documents every kind's params: the body is a union over kinds,
   discriminated by `kind`, each with its params schema, and an example per kind.
 """
@@ -27,7 +28,7 @@ REF = "#/components/schemas/"
 _DESCRIPTIONS = {
     "401": "Missing or invalid API token",
     "403": "The token is valid but its scope does not allow this call",
-    "404": "No such resource",
+    "404": "No such resource (named in the path, or in the body: a model, a file, ...)",
     "409": "The request contradicts the current state (it changed nothing)",
     "413": "The request or upload is over the size limit",
     "415": "The body is not JSON (send Content-Type: application/json)",
@@ -93,7 +94,7 @@ def _complete_errors(path: str, method: str, operation: dict[str, Any]) -> None:
     wanted = ["503"]
     if operation.get("security"):
         wanted += ["401", "403"]
-    if "{" in path:
+    if "{" in path or operation.get("requestBody"):
         wanted.append("404")
     if operation.get("parameters") or operation.get("requestBody"):
         wanted.append("422")

@@ -9,6 +9,7 @@ its body is read. A pure ASGI middleware, so it sees the raw `receive` stream.
   or value, holding a NUL character or a lone surrogate (UTF-16 half `\\ud800`..`\\udfff`):
   PostgreSQL cannot store either, and a row that holds one would break every page that
   lists it. The error names the field path (`body.params.note`).
+- A JSON body that is not UTF-8 is a 422 (not the framework's bare 400).
 - A URL whose path or query holds a NUL is a 422 for the same reason.
 """
 
@@ -185,6 +186,10 @@ class RequestGuard:
     def _json_body_problem(self, body: bytes) -> str | None:
         if not body:
             return None
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"body: not valid UTF-8 (byte {exc.start}); JSON must be sent as UTF-8"
         try:
             document = json.loads(body)
         except RecursionError:

@@ -12,6 +12,7 @@ from api.deps import ProducerDep, SessionDep, require
 from api.schemas.jobs import JobOut, JobPage
 from api.schemas.schedules import ScheduleList, ScheduleOut
 from core import jobs, schedules
+from core.kinds import get_kind
 from core.schedules import ScheduleIn, SchedulePatch
 from core.tables import Job, utcnow
 
@@ -28,6 +29,8 @@ def _out(session: Session, row: Any) -> ScheduleOut:
 def list_schedules(session: SessionDep, kind: str | None = None) -> ScheduleList:
     """Every schedule, built-in ones (written by beat at start) first, with next run and
     last status."""
+    if kind:
+        get_kind(kind)  # an unknown kind is a 422 listing the known ones, not an empty list
     rows = schedules.list_all(session=session, kind=kind)
     statuses = schedules.last_statuses(session=session, rows=rows)
     return ScheduleList(

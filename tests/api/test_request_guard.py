@@ -241,3 +241,27 @@ def test_batches_and_pages_over_their_size_are_refused_with_the_limit(client: Te
     page = client.get("/api/v1/jobs?limit=501")
     assert page.status_code == 422
     assert "limit" in page.json()["detail"] and "500" in page.json()["detail"]
+
+
+def test_a_body_that_is_not_utf8_is_a_422(client: TestClient) -> None:
+    response = post_raw(client, "/api/v1/jobs", b'{"kind": "system.echo", "params": "\xff"}')
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "body: not valid UTF-8 (byte 36); JSON must be sent as UTF-8"
+    )
+
+
+def test_an_unknown_query_parameter_names_the_known_ones(client: TestClient) -> None:
+    response = client.get("/api/v1/jobs?stauts=failed")
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "unknown query parameter 'stauts' (this call takes: cursor, kind, limit, parent_id, status)"
+    )
+    assert client.get("/api/v1/jobs?status=failed&limit=5").status_code == 200
+
+
+def test_a_wrong_method_lists_every_method_the_path_allows(client: TestClient) -> None:
+    response = client.delete("/api/v1/jobs")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert client.put("/api/v1/schedules/x").headers["allow"] == "GET, PATCH, DELETE"
