@@ -189,7 +189,7 @@ class RequestGuard:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return f"body: not valid UTF-8 (byte {exc.start}); JSON must be sent as UTF-8"
+            return f"body: not valid UTF-8 (at byte offset {exc.start}); JSON must be sent as UTF-8"
         try:
             document = json.loads(body)
         except RecursionError:

@@ -247,7 +247,7 @@ def test_a_body_that_is_not_utf8_is_a_422(client: TestClient) -> None:
     response = post_raw(client, "/api/v1/jobs", b'{"kind": "system.echo", "params": "\xff"}')
     assert response.status_code == 422
     assert response.json()["detail"] == (
-        "body: not valid UTF-8 (byte 36); JSON must be sent as UTF-8"
+        "body: not valid UTF-8 (at byte offset 35); JSON must be sent as UTF-8"
     )
 
 
