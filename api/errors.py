@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from core.errors import TriopsError, Unauthorized
 from core.validation import problems
@@ -118,11 +119,27 @@ async def broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        # The framework lists the methods of the one route it matched; a path served by
+        # several routes (GET and POST /jobs) allows all of theirs.
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return JSONResponse(
         error_body("HTTPError", str(exc.detail)),
         status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this request's path."""
+    router = request.app.router
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in router.routes):
+            allowed.append(method)
+    return allowed
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -10,7 +10,19 @@ from api.deps import require_token
 from api.errors import EXCEPTION_HANDLERS
 from api.observability import RequestMetrics
 from api.openapi import build_openapi
-from api.routes import aiops, dataops, files, health, jobs, kinds, mlops, pipelines, schedules
+from api.request_guard import RequestGuard
+from api.routes import (
+    aiops,
+    dataops,
+    files,
+    health,
+    jobs,
+    kinds,
+    mlops,
+    pipelines,
+    schedules,
+    tokens,
+)
 from api.ui import console_handlers
 from api.ui import install as install_console
 from core.broker import create_celery
@@ -24,7 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     load_plugins(settings)  # before the catalog is read: routes, OpenAPI, the producer
     protected = APIRouter(dependencies=[Depends(require_token)])
-    for module in (kinds, files, jobs, pipelines, aiops, mlops, dataops, schedules):
+    for module in (kinds, files, jobs, pipelines, aiops, mlops, dataops, schedules, tokens):
         protected.include_router(module.router)
     app = FastAPIOffline(  # Swagger UI and ReDoc served from the package: no CDN
         title="triops",
@@ -34,6 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exception_handlers=console_handlers(EXCEPTION_HANDLERS),  # pages under /ui
     )
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(
+        RequestGuard,  # inside the metrics, so refused requests are counted too
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_json_depth=settings.max_json_depth,
+        upload_paths=frozenset({f"{API_PREFIX}/files"}),
+    )
     app.add_middleware(RequestMetrics)
     app.include_router(observability.router)
     app.include_router(health.router, prefix=API_PREFIX)

@@ -2,9 +2,10 @@
 
 - Every error answer has one shape (`ErrorBody`): `{"error": {"type", "message",
   "details"?}, "detail": "<the message>"}`, documented for each status a route can give:
-  401 on every route behind the token, 404 where the path names a resource, 409 where a
-  request can contradict the current state, 413/415/422 where a request carries input,
-  503 when the database or the broker is down.
+  401 and 403 on every route behind the token, 404 where the path or the body names a
+  resource, 409 where a request can contradict the current state, 413/415/422 where a
+  request carries input, 503 when the database or the broker is down.
+- Each operation says the scope its token needs (`x-scope`, and a line of its text).
 - `POST /jobs` documents every kind's params: the body is a union over kinds,
   discriminated by `kind`, each with its params schema, and an example per kind.
 """
@@ -13,9 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
+from api.deps import scope_of
 from api.schemas.jobs import ErrorBody
 from core.kinds import CATALOG
 
@@ -23,7 +27,8 @@ REF = "#/components/schemas/"
 
 _DESCRIPTIONS = {
     "401": "Missing or invalid API token",
-    "404": "No such resource",
+    "403": "The token is valid but its scope does not allow this call",
+    "404": "No such resource (named in the path, or in the body: a model, a file, ...)",
     "409": "The request contradicts the current state (it changed nothing)",
     "413": "The request or upload is over the size limit",
     "415": "The body is not JSON (send Content-Type: application/json)",
@@ -48,12 +53,33 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     schemas["ErrorBody"] = error_schema
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
+    scopes = route_scopes(app)
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             _complete_errors(path, method, operation)
+            scope = scopes.get((path, method.upper()))
+            if scope is not None:
+                operation["x-scope"] = scope
+                text = operation.get("description", "")
+                operation["description"] = f"{text}\n\nScope: `{scope}`.".strip()
     _document_job_kinds(document)
     app.openapi_schema = document
     return document
+
+
+def route_scopes(app: FastAPI) -> dict[tuple[str, str], str]:
+    """The scope each API route declares (`require(...)`), by (path, METHOD)."""
+    found: dict[tuple[str, str], str] = {}
+    # Recent FastAPI keeps included routers whole; its iterator yields each route with the
+    # prefix and dependencies it was included with (older versions list flat APIRoutes).
+    contexts: Any = getattr(fastapi.routing, "iter_route_contexts", iter)(app.routes)
+    for route in contexts:
+        if isinstance(getattr(route, "original_route", route), APIRoute):
+            scope = scope_of(list(route.dependencies or ()))
+            if scope is not None:
+                for method in route.methods or ():
+                    found[(route.path, method)] = scope
+    return found
 
 
 def _error_response(status: str) -> dict[str, Any]:
@@ -67,8 +93,8 @@ def _complete_errors(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     wanted = ["503"]
     if operation.get("security"):
-        wanted.append("401")
-    if "{" in path:
+        wanted += ["401", "403"]
+    if "{" in path or operation.get("requestBody"):
         wanted.append("404")
     if operation.get("parameters") or operation.get("requestBody"):
         wanted.append("422")

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     api_url: str = ""
     api_workers: int = 1
     max_upload_bytes: int = 200 * 1024 * 1024
+    # Refused at the edge, before the body is read or the token checked (docs/security.md):
+    # a request body (JSON or form) over this size is a 413 (uploads: max_upload_bytes).
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # JSON nested deeper than this many levels (objects and arrays) is a 422.
+    max_json_depth: int = Field(default=64, ge=2, le=1000)
+    # A job's params, serialised as JSON, over this size is a 413 (big inputs are files).
+    max_params_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Logs: JSON lines (one object per line, with job_id/kind/pool or request_id) or text.
     log_json: bool = False

@@ -7,6 +7,7 @@
      ├── Conflict                    idempotency key reused with another body, ...    → 409
      │    └── GateFailed             an evaluation's verdict failed a gating step     → 409
      ├── Unauthorized                missing or wrong API token                       → 401
+     ├── Forbidden                   a valid token whose scope is too narrow          → 403
      └── Unavailable                 broker or database down; worth retrying          → 503
 
 Domain code raises these; the API maps them to HTTP at the edge (api/errors.py); the
@@ -68,6 +69,12 @@ class Unauthorized(TriopsError):
     """Missing or wrong credentials."""
 
     status_code = 401
+
+
+class Forbidden(TriopsError):
+    """Valid credentials that may not do this."""
+
+    status_code = 403
 
 
 class Unavailable(TriopsError):

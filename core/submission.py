@@ -6,6 +6,7 @@ without its job, and a message lost between the two is found by housekeeping.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from core import jobs
 from core.config import Settings
-from core.errors import InvalidInput, TriopsError, Unavailable
+from core.errors import InvalidInput, PayloadTooLarge, TriopsError, Unavailable
 from core.kinds import JobKind, get_kind
 from core.kinds.common import check_files
 from core.metrics import JOBS_SUBMITTED
@@ -154,6 +155,8 @@ def prepare_many(
     problems: list[dict[str, Any]] = []
     for index, request in enumerate(requests):
         try:
+            if settings is not None:
+                check_params_size(request.params, settings.max_params_bytes)
             kind, model = prepare(session=session, kind_name=request.kind, params=request.params)
             if check == "all" or index == 0:
                 kind.check(session, model, settings)
@@ -170,6 +173,20 @@ def prepare_many(
             details=problems,
         )
     return prepared
+
+
+def check_params_size(params: dict[str, Any], limit: int) -> None:
+    """PayloadTooLarge when `params`, as JSON, are over `limit` bytes."""
+    size = len(
+        json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8", "surrogatepass"
+        )
+    )
+    if size > limit:
+        raise PayloadTooLarge(
+            f"params are {size} bytes as JSON, over the limit of {limit} "
+            "(TRIOPS_MAX_PARAMS_BYTES); upload large inputs as a file and pass its file_id"
+        )
 
 
 def _plan(

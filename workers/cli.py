@@ -13,6 +13,7 @@ import click
 import yaml
 
 from core.config import Settings, get_settings
+from core.errors import TriopsError
 
 
 def _settings() -> Settings:
@@ -53,6 +54,8 @@ class Cli(click.Group):
             _fail(unreachable_message(url, exc), 2)
         except TimeoutError as exc:
             _fail(str(exc), 1)
+        except TriopsError as exc:
+            _fail(exc.message, 1)
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,6 +185,89 @@ def db_upgrade(revision: str) -> None:
     settings = _settings()
     upgrade(settings, revision)
     click.echo(f"database at {revision}: {_redact(settings.database_url)}")
+
+
+@main.group()
+def token() -> None:
+    """Scoped API tokens (kept in the database as hashes; works without the API running)."""
+
+
+@token.command("create")
+@click.option(
+    "--scope",
+    type=click.Choice(["read", "submit", "admin"]),
+    required=True,
+    help="read: every GET; submit: also submit, cancel, deploy, alerts, schedules, uploads; "
+    "admin: also manage tokens.",
+)
+@click.option("--name", default=None, help="A unique name (default token-<hash prefix>).")
+@click.option(
+    "--expires",
+    default=None,
+    help="A duration from now (90m, 12h, 30d, 2w) or an ISO date or date-time (UTC).",
+)
+def token_create(scope: str, name: str | None, expires: str | None) -> None:
+    """Create a token and print it, once: it is stored only as a hash."""
+    from core import tokens
+    from core.db import session_scope
+    from core.tables import utcnow
+
+    now = utcnow()
+    expires_at = tokens.parse_expiry(expires, now=now) if expires else None
+    with session_scope(_settings()) as session:
+        issued = tokens.create_token(
+            session=session, scope=scope, name=name, expires_at=expires_at, now=now
+        )
+        row = issued.row
+        until = row.expires_at.isoformat(timespec="seconds") if row.expires_at else "never"
+        click.echo(
+            f"created token {row.name} ({row.id}), scope {row.scope}, expires {until}", err=True
+        )
+        click.echo("it is shown this once; keep it now:", err=True)
+    click.echo(issued.token)
+
+
+@token.command("list")
+def token_list() -> None:
+    """Every token: name, id, scope, state, created, expires, last used (never the token)."""
+    from core import tokens
+    from core.db import session_scope
+    from core.tables import utcnow
+
+    def when(value: Any) -> str:
+        return value.isoformat(timespec="seconds") if value is not None else "-"
+
+    now = utcnow()
+    with session_scope(_settings()) as session:
+        rows = [
+            (
+                r.name,
+                r.id,
+                r.scope,
+                tokens.state(r, now=now),
+                when(r.created_at),
+                when(r.expires_at),
+                when(r.last_used_at),
+            )
+            for r in tokens.list_tokens(session=session)
+        ]
+    if not rows:
+        click.echo("no tokens (TRIOPS_API_TOKEN is the admin token)")
+        return
+    _table([("NAME", "ID", "SCOPE", "STATE", "CREATED", "EXPIRES", "LAST USED"), *rows])
+
+
+@token.command("revoke")
+@click.argument("ref")
+def token_revoke(ref: str) -> None:
+    """Revoke the token named or numbered REF; it stops working at once."""
+    from core import tokens
+    from core.db import session_scope
+    from core.tables import utcnow
+
+    with session_scope(_settings()) as session:
+        row = tokens.revoke_token(session=session, ref=ref, now=utcnow())
+        click.echo(f"revoked {row.name} ({row.id})")
 
 
 def _redact(url: str) -> str:

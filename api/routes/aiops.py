@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, status
 
-from api.deps import ProducerDep, SessionDep, SettingsDep
+from api.deps import ProducerDep, SessionDep, SettingsDep, require
 from api.schemas.aiops import (
     Action,
     AlertOut,
@@ -29,7 +29,12 @@ from domain.aiops.incidents import IncidentAction
 router = APIRouter(tags=["aiops"])
 
 
-@router.post("/alerts", response_model=AlertsAccepted, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/alerts",
+    dependencies=[require("submit")],
+    response_model=AlertsAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+)
 def post_alerts(
     session: SessionDep,
     producer: ProducerDep,
@@ -49,7 +54,7 @@ def post_alerts(
     )
 
 
-@router.get("/incidents", response_model=IncidentPage)
+@router.get("/incidents", dependencies=[require("read")], response_model=IncidentPage)
 def list_incidents(
     session: SessionDep,
     status_: Annotated[
@@ -88,7 +93,9 @@ def _detail(session: SessionDep, incident: Incident) -> IncidentDetail:
     )
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
+@router.get(
+    "/incidents/{incident_id}", dependencies=[require("read")], response_model=IncidentDetail
+)
 def get_incident(incident_id: str, session: SessionDep) -> IncidentDetail:
     """One incident with its alerts and timeline."""
     return _detail(session, repo.get_incident(session=session, incident_id=incident_id))
@@ -115,7 +122,9 @@ def _act(
     return _detail(session, incident)
 
 
-@router.post("/incidents/{incident_id}/ack", response_model=IncidentDetail)
+@router.post(
+    "/incidents/{incident_id}/ack", dependencies=[require("submit")], response_model=IncidentDetail
+)
 def acknowledge(
     incident_id: str,
     session: SessionDep,
@@ -126,7 +135,11 @@ def acknowledge(
     return _act(session, settings, incident_id, IncidentAction.ACKNOWLEDGE, body)
 
 
-@router.post("/incidents/{incident_id}/resolve", response_model=IncidentDetail)
+@router.post(
+    "/incidents/{incident_id}/resolve",
+    dependencies=[require("submit")],
+    response_model=IncidentDetail,
+)
 def resolve(
     incident_id: str,
     session: SessionDep,
@@ -138,7 +151,10 @@ def resolve(
 
 
 @router.post(
-    "/incidents/{incident_id}/notes", response_model=EventOut, status_code=status.HTTP_201_CREATED
+    "/incidents/{incident_id}/notes",
+    dependencies=[require("submit")],
+    response_model=EventOut,
+    status_code=status.HTTP_201_CREATED,
 )
 def add_note(incident_id: str, body: Note, session: SessionDep) -> EventOut:
     """Add a note to an incident's timeline."""
@@ -149,7 +165,11 @@ def add_note(incident_id: str, body: Note, session: SessionDep) -> EventOut:
     return EventOut.model_validate(event)
 
 
-@router.get("/log-streams/{stream}/templates", response_model=StreamTemplates)
+@router.get(
+    "/log-streams/{stream}/templates",
+    dependencies=[require("read")],
+    response_model=StreamTemplates,
+)
 def stream_templates(
     stream: str,
     session: SessionDep,

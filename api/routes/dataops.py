@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, require
 from api.downloads import blob_response
 from api.schemas.dataops import DatasetOut, VersionDetail, VersionOut
 from core import dataset_versions
@@ -15,7 +15,7 @@ from core.tables import DatasetVersion
 router = APIRouter(tags=["dataops"])
 
 
-@router.get("/datasets", response_model=list[DatasetOut])
+@router.get("/datasets", dependencies=[require("read")], response_model=list[DatasetOut])
 def list_datasets(session: SessionDep) -> list[DatasetOut]:
     """Every dataset with its latest version."""
     out = []
@@ -33,13 +33,17 @@ def list_datasets(session: SessionDep) -> list[DatasetOut]:
     return out
 
 
-@router.get("/datasets/{name}", response_model=list[VersionOut])
+@router.get("/datasets/{name}", dependencies=[require("read")], response_model=list[VersionOut])
 def list_versions(name: str, session: SessionDep) -> list[DatasetVersion]:
     """The versions of a dataset, newest first."""
     return dataset_versions.versions(session=session, name=name)
 
 
-@router.get("/datasets/{name}/versions/{version}", response_model=VersionDetail)
+@router.get(
+    "/datasets/{name}/versions/{version}",
+    dependencies=[require("read")],
+    response_model=VersionDetail,
+)
 def dataset_version(name: str, version: int, session: SessionDep) -> VersionDetail:
     """One version: schema, column statistics, lineage upstream (inputs) and downstream."""
     row = dataset_versions.get_version(session=session, name=name, version=version)
@@ -54,6 +58,7 @@ def dataset_version(name: str, version: int, session: SessionDep) -> VersionDeta
 
 @router.get(
     "/datasets/{name}/versions/{version}/download",
+    dependencies=[require("read")],
     response_class=StreamingResponse,
     responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
 )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, UploadFile, status
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, require
 from api.schemas.jobs import FileOut
 from core import files
 from core.errors import InvalidInput, PayloadTooLarge
@@ -22,7 +22,12 @@ def _chunks(upload: UploadFile) -> Iterator[bytes]:
         yield chunk
 
 
-@router.post("/files", response_model=FileOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/files",
+    dependencies=[require("submit")],
+    response_model=FileOut,
+    status_code=status.HTTP_201_CREATED,
+)
 def upload_file(
     request: Request, file: UploadFile, session: SessionDep, settings: SettingsDep
 ) -> StoredFile:

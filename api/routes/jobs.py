@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
 
-from api.deps import ProducerDep, SessionDep, SettingsDep
+from api.deps import ProducerDep, SessionDep, SettingsDep, require
 from api.downloads import blob_response
 from api.schemas.jobs import ArtifactOut, BatchOut, BatchSubmit, JobOut, JobPage, JobSubmit
 from core import artifacts, jobs, submission
@@ -23,6 +23,7 @@ router = APIRouter(tags=["jobs"])
 
 @router.post(
     "/jobs",
+    dependencies=[require("submit")],
     response_model=JobOut,
     status_code=status.HTTP_202_ACCEPTED,
     responses={200: {"description": "An existing job with the same idempotency key"}},
@@ -48,7 +49,12 @@ def submit_job(
     return job
 
 
-@router.post("/jobs:batch", response_model=BatchOut, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/jobs:batch",
+    dependencies=[require("submit")],
+    response_model=BatchOut,
+    status_code=status.HTTP_202_ACCEPTED,
+)
 def submit_batch(
     body: BatchSubmit, session: SessionDep, producer: ProducerDep, settings: SettingsDep
 ) -> BatchOut:
@@ -66,7 +72,7 @@ def submit_batch(
     )
 
 
-@router.get("/jobs", response_model=JobPage)
+@router.get("/jobs", dependencies=[require("read")], response_model=JobPage)
 def list_jobs(
     session: SessionDep,
     kind: Annotated[str | None, Query(description="A kind from GET /kinds.")] = None,
@@ -84,13 +90,13 @@ def list_jobs(
     return JobPage(jobs=[JobOut.model_validate(j) for j in page.jobs], next_cursor=page.next_cursor)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut)
+@router.get("/jobs/{job_id}", dependencies=[require("read")], response_model=JobOut)
 def get_job(job_id: str, session: SessionDep) -> Job:
     """One job with its status, progress, result or error."""
     return jobs.get_job(session=session, job_id=job_id)
 
 
-@router.post("/jobs/{job_id}/cancel", response_model=JobOut)
+@router.post("/jobs/{job_id}/cancel", dependencies=[require("submit")], response_model=JobOut)
 def cancel_job(job_id: str, session: SessionDep, producer: ProducerDep) -> Job:
     """Cancel a queued or running job (revoked at the worker); 409 if already finished."""
     was_running = jobs.get_job(session=session, job_id=job_id).status == JobStatus.RUNNING
@@ -104,7 +110,9 @@ def cancel_job(job_id: str, session: SessionDep, producer: ProducerDep) -> Job:
     return job
 
 
-@router.get("/jobs/{job_id}/artifacts", response_model=list[ArtifactOut])
+@router.get(
+    "/jobs/{job_id}/artifacts", dependencies=[require("read")], response_model=list[ArtifactOut]
+)
 def list_artifacts(job_id: str, session: SessionDep) -> list[Artifact]:
     """The artifacts a job wrote."""
     return artifacts.list_artifacts(session=session, job_id=job_id)
@@ -112,6 +120,7 @@ def list_artifacts(job_id: str, session: SessionDep) -> list[Artifact]:
 
 @router.get(
     "/jobs/{job_id}/artifacts/{name}",
+    dependencies=[require("read")],
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, require
 from api.schemas.mlops import (
     DeploymentOut,
     DriftOut,
@@ -39,25 +39,31 @@ def _model_out(session: SessionDep, model: MLModel) -> ModelOut:
     )
 
 
-@router.get("/models", response_model=list[ModelOut])
+@router.get("/models", dependencies=[require("read")], response_model=list[ModelOut])
 def list_models(session: SessionDep) -> list[ModelOut]:
     """Every registered model with its aliases and latest version."""
     return [_model_out(session, m) for m in registry.list_models(session=session)]
 
 
-@router.get("/models/{name}", response_model=ModelOut)
+@router.get("/models/{name}", dependencies=[require("read")], response_model=ModelOut)
 def get_model(name: str, session: SessionDep) -> ModelOut:
     """One model: task, aliases, latest version."""
     return _model_out(session, registry.get_model(session=session, name=name))
 
 
-@router.get("/models/{name}/versions", response_model=list[VersionOut])
+@router.get(
+    "/models/{name}/versions", dependencies=[require("read")], response_model=list[VersionOut]
+)
 def list_versions(name: str, session: SessionDep) -> list[ModelVersion]:
     """Versions of a model, newest first."""
     return registry.list_versions(session=session, name=name)
 
 
-@router.get("/models/{name}/versions/{version}", response_model=VersionDetail)
+@router.get(
+    "/models/{name}/versions/{version}",
+    dependencies=[require("read")],
+    response_model=VersionDetail,
+)
 def get_version(name: str, version: int, session: SessionDep) -> VersionDetail:
     """One version: metrics, evaluations, aliases pointing at it, lineage."""
     row = registry.get_version(session=session, name=name, version=version)
@@ -79,7 +85,9 @@ def get_version(name: str, version: int, session: SessionDep) -> VersionDetail:
     )
 
 
-@router.get("/models/{name}/deployments", response_model=list[DeploymentOut])
+@router.get(
+    "/models/{name}/deployments", dependencies=[require("read")], response_model=list[DeploymentOut]
+)
 def deployments(name: str, session: SessionDep, alias: str | None = None) -> list[DeploymentOut]:
     """Which version each alias pointed at, when, moved by whom and why (oldest first)."""
     registry.get_model(session=session, name=name)
@@ -89,7 +97,7 @@ def deployments(name: str, session: SessionDep, alias: str | None = None) -> lis
     ]
 
 
-@router.get("/models/{name}/drift", response_model=list[DriftOut])
+@router.get("/models/{name}/drift", dependencies=[require("read")], response_model=list[DriftOut])
 def drift(name: str, session: SessionDep) -> list[DriftOut]:
     """Drift reports of a model, newest first."""
     registry.get_model(session=session, name=name)
@@ -101,6 +109,7 @@ _cache = ModelCache()
 
 @router.post(
     "/models/{name}/predict",
+    dependencies=[require("read")],
     response_model=PredictOut,
     responses={503: {"description": "The model artifact failed its checksum"}},
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import ProducerDep, SessionDep
+from api.deps import ProducerDep, SessionDep, require
 from api.schemas.jobs import JobOut
 from api.schemas.pipelines import PipelineIn, PipelineOut
 from core import pipelines, submission
@@ -38,7 +38,12 @@ def _pipeline_out(session: SessionDep, pipeline: Pipeline) -> PipelineOut:
     )
 
 
-@router.post("/pipelines", response_model=PipelineOut, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/pipelines",
+    dependencies=[require("submit")],
+    response_model=PipelineOut,
+    status_code=status.HTTP_202_ACCEPTED,
+)
 def create_pipeline(body: PipelineIn, session: SessionDep, producer: ProducerDep) -> PipelineOut:
     """Run steps in order as a Celery chain; a failed step (or gate) stops the rest."""
     pipeline = submission.submit_pipeline(
@@ -50,7 +55,7 @@ def create_pipeline(body: PipelineIn, session: SessionDep, producer: ProducerDep
     return _pipeline_out(session, pipeline)
 
 
-@router.get("/pipelines/{pipeline_id}", response_model=PipelineOut)
+@router.get("/pipelines/{pipeline_id}", dependencies=[require("read")], response_model=PipelineOut)
 def get_pipeline(pipeline_id: str, session: SessionDep) -> PipelineOut:
     """A pipeline with its steps, and where and why it stopped."""
     return _pipeline_out(session, pipelines.get_pipeline(session=session, pipeline_id=pipeline_id))

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.requests import Request
 
-from api import deps
-from api.deps import Principal
+from core import tokens
 from core.config import Settings
 from core.db import session_scope
-from core.tables import Incident, Job, Schedule
+from core.tables import Incident, Job, Schedule, utcnow
 from tests.ui.conftest import TOKEN, Console, csrf_of, sign_in
-
-READ_TOKEN = "read-only-token-0123456789"
 
 
 def _row(settings: Settings, model: type, key: str) -> object:
@@ -145,18 +141,12 @@ def test_sign_out_ends_the_session(console: Console) -> None:
 
 
 @pytest.fixture
-def reader(console: Console, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    """A second browser signed in with a token that may only read."""
-    real = deps.authenticate
-
-    def authenticate(request: Request, token: str) -> Principal:
-        if token == READ_TOKEN:
-            return Principal(name="auditor", scope="read")
-        return real(request, token)
-
-    monkeypatch.setattr(deps, "authenticate", authenticate)
+def reader(console: Console, settings: Settings) -> TestClient:
+    """A second browser signed in with a real token of scope read (`triops token create`)."""
+    with session_scope(settings) as session:
+        token = tokens.create_token(session=session, scope="read", name="auditor", now=utcnow())
     client = TestClient(console.client.app)
-    sign_in(client, READ_TOKEN)
+    sign_in(client, token.token)
     return client
 
 
