@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import fastapi.routing
 from celery import Celery
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from core import tokens
 from core.config import Settings
 from core.errors import Forbidden, InvalidInput, Unauthorized
 from core.tables import utcnow
+from core.validation import MAX_VERSION
 
 
 def get_settings(request: Request) -> Settings:
@@ -167,6 +168,9 @@ def scope_of(endpoint_dependencies: list[Any]) -> str | None:
     ]
     return found[-1] if found else None
 
+
+VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION, description="A version number: 1, 2, ...")]
+"""A model or dataset version in a URL."""
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PrincipalDep = Annotated[Principal, Depends(require_token)]

@@ -23,6 +23,9 @@ _DESCRIPTIONS: dict[str, str] = {}
 
 GENERIC_FORM = "does not have the expected form"
 
+MAX_VERSION = 2**31 - 1
+"""The largest version number a database integer column holds (anything above is 422)."""
+
 
 def human_pattern(pattern: str, description: str) -> str:
     """Register what a pattern means, in words, and return the pattern.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep, SettingsDep, require
+from api.deps import SessionDep, SettingsDep, VersionPath, require
 from api.downloads import blob_response
 from api.schemas.dataops import DatasetOut, VersionDetail, VersionOut
 from core import dataset_versions
@@ -44,7 +44,7 @@ def list_versions(name: str, session: SessionDep) -> list[DatasetVersion]:
     dependencies=[require("read")],
     response_model=VersionDetail,
 )
-def dataset_version(name: str, version: int, session: SessionDep) -> VersionDetail:
+def dataset_version(name: str, version: VersionPath, session: SessionDep) -> VersionDetail:
     """One version: schema, column statistics, lineage upstream (inputs) and downstream."""
     row = dataset_versions.get_version(session=session, name=name, version=version)
     below = dataset_versions.downstream(session=session, name=name, version=version)
@@ -63,7 +63,7 @@ def dataset_version(name: str, version: int, session: SessionDep) -> VersionDeta
     responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
 )
 def download_version(
-    name: str, version: int, session: SessionDep, settings: SettingsDep
+    name: str, version: VersionPath, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:
     """The version's content as Parquet."""
     row = dataset_versions.get_version(session=session, name=name, version=version)

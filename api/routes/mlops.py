@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import SessionDep, SettingsDep, require
+from api.deps import SessionDep, SettingsDep, VersionPath, require
 from api.schemas.mlops import (
     DeploymentOut,
     DriftOut,
@@ -23,6 +23,7 @@ from core.kinds.common import ALIAS_NAME
 from core.model_store import ModelCache
 from core.storage import artifact_store
 from core.tables import MLModel, ModelVersion
+from core.validation import MAX_VERSION
 
 router = APIRouter(tags=["mlops"])
 
@@ -64,7 +65,7 @@ def list_versions(name: str, session: SessionDep) -> list[ModelVersion]:
     dependencies=[require("read")],
     response_model=VersionDetail,
 )
-def get_version(name: str, version: int, session: SessionDep) -> VersionDetail:
+def get_version(name: str, version: VersionPath, session: SessionDep) -> VersionDetail:
     """One version: metrics, evaluations, aliases pointing at it, lineage."""
     row = registry.get_version(session=session, name=name, version=version)
     aliases = [a for a, v in registry.aliases(session=session, name=name).items() if v == version]
@@ -119,7 +120,7 @@ def predict(
     session: SessionDep,
     settings: SettingsDep,
     alias: Annotated[str, Query(pattern=ALIAS_NAME)] = "production",
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
 ) -> PredictOut:
     """Predict with the version the alias points at now (or ?version=)."""
     started = time.perf_counter()

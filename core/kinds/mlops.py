@@ -17,7 +17,7 @@ from core import dataset_versions, registry
 from core.config import Settings
 from core.kinds.common import ALIAS_NAME, MODEL_NAME, FileId, Params, check_table_file
 from core.kinds.kind import JobKind
-from core.validation import human_pattern
+from core.validation import MAX_VERSION, human_pattern
 from domain.dataops.refs import DatasetRef
 
 BUNDLED_DATASETS = ("iris", "breast_cancer", "wine", "digits", "diabetes")
@@ -166,12 +166,14 @@ class RollbackParams(Params):
 class PredictBatchParams(DatasetInput):
     model: str = ModelName
     alias: str | None = Field(default=None, pattern=ALIAS_NAME)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
 
 
 class CheckDriftParams(DatasetInput):
     model: str = ModelName
-    version: int | None = Field(default=None, ge=1, description="Default: the alias's.")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="Default: the alias's."
+    )
     alias: str = AliasName
     alpha: float = Field(default=0.05, gt=0, lt=1)
     share_threshold: float = Field(default=0.5, gt=0, le=1)

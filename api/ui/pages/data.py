@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, VersionPath
 from api.routes import dataops as dataops_routes
 from api.ui.lineage import Node, layout
 from api.ui.render import PREFIX, harden, page, segment
@@ -98,7 +98,7 @@ def lineage(session: SessionDep, row: DatasetVersion) -> dict[str, Any]:
 
 @router.get("/data/{name}/versions/{version}")
 def version_page(
-    request: Request, name: str, version: int, viewer: ViewerDep, session: SessionDep
+    request: Request, name: str, version: VersionPath, viewer: ViewerDep, session: SessionDep
 ) -> Response:
     row = dataset_versions.get_version(session=session, name=name, version=version)
     context = {"section": "data", "version": row, **lineage(session, row)}
@@ -109,7 +109,7 @@ def version_page(
 def download(
     request: Request,
     name: str,
-    version: int,
+    version: VersionPath,
     viewer: ViewerDep,
     session: SessionDep,
     settings: SettingsDep,

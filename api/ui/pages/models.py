@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api.deps import ProducerDep, SessionDep, SettingsDep
+from api.deps import ProducerDep, SessionDep, SettingsDep, VersionPath
 from api.routes import mlops as mlops_routes
 from api.ui.common import REFUSALS, done, refusal
 from api.ui.render import PREFIX, page
@@ -89,7 +89,7 @@ def model_page(request: Request, name: str, viewer: ViewerDep, session: SessionD
 
 @router.get("/models/{name}/versions/{version}")
 def version_page(
-    request: Request, name: str, version: int, viewer: ViewerDep, session: SessionDep
+    request: Request, name: str, version: VersionPath, viewer: ViewerDep, session: SessionDep
 ) -> Response:
     detail = mlops_routes.get_version(name, version, session)
     context = {"section": "models", "name": name, "version": detail}
