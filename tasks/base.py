@@ -281,6 +281,12 @@ class JobTask(Task):
                 result.launch(rest)
         except Retry:
             raise
+        except SystemExit:
+            # This pool process is being terminated (a revoke with terminate, as Flower
+            # sends): not the job's failure. The worker's main process records what
+            # happened — `workers/revokes.py` marks the row cancelled.
+            JOB_SECONDS.labels(kind.name, pool).observe(time.perf_counter() - clock)
+            raise
         except TRANSIENT as exc:
             JOB_SECONDS.labels(kind.name, pool).observe(time.perf_counter() - clock)
             if attempt < kind.max_attempts:

@@ -69,9 +69,13 @@ def main(ctx: click.Context) -> None:
 @click.option("--demo", is_flag=True, help="Also run the sample scenario once the stack is up.")
 def up(demo: bool) -> None:
     """Run the whole stack in the foreground: migrations, Redis, API, workers, beat, Flower."""
-    from workers.launcher import Stack
+    from workers.launcher import Stack, flower_refusal
 
-    sys.exit(Stack(_settings(), demo=demo).run())
+    settings = _settings()
+    refusal = flower_refusal(settings)
+    if refusal is not None:
+        _fail(f"not starting: {refusal}", 2)
+    sys.exit(Stack(settings, demo=demo).run())
 
 
 @main.command()
@@ -134,14 +138,20 @@ def beat(loglevel: str) -> None:
 @main.command()
 def flower() -> None:
     """Run Flower, the Celery monitor (basic auth from TRIOPS_FLOWER_BASIC_AUTH)."""
-    from workers.app import app
+    from workers.launcher import flower_refusal
 
     settings = _settings()
+    refusal = flower_refusal(settings)
+    if refusal is not None:
+        _fail(f"not starting Flower: {refusal}", 2)
+    from workers.app import app
+
     argv = ["flower", f"--port={settings.flower_port}", f"--address={settings.flower_host}"]
     if settings.flower_basic_auth is not None:
         argv.append(f"--basic_auth={settings.flower_basic_auth.get_secret_value()}")
     else:
-        # Without basic auth Flower's REST API answers 401; on a laptop we open it.
+        # Without basic auth Flower's REST API answers 401; on loopback (the only place
+        # it may run without auth, see flower_refusal) we open it.
         os.environ.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
     app.start(argv)
 
