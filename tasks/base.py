@@ -105,7 +105,8 @@ class JobContext:
     def open_file(self, file_id: str) -> Iterator[IO[Any]]:
         """An uploaded file, opened for binary reading."""
         record = self.file_record(file_id)
-        with BlobStore(self.settings.files_url).open(record.url) as handle:
+        store = BlobStore(self.settings.files_url)
+        with store.open_verified(record.url, record.sha256, what=_upload(record)) as handle:
             yield handle
 
     @contextmanager
@@ -113,6 +114,7 @@ class JobContext:
         """An uploaded file as a local path (copied to a temporary file if the store is remote)."""
         record = self.file_record(file_id)
         store = BlobStore(self.settings.files_url)
+        store.verify(record.url, record.sha256, what=_upload(record))
         path = store.local_path(record.url)
         if path is not None:
             yield Path(path)
@@ -129,7 +131,9 @@ class JobContext:
         """A DataOps dataset version (`name@version`): its Parquet file, opened, and its row."""
         with self.session() as session:
             row = dataset_versions.get_version(session=session, name=ref.name, version=ref.version)
-        with BlobStore(self.settings.artifacts_url).open(row.url) as handle:
+        store = BlobStore(self.settings.artifacts_url)
+        what = f"dataset {row.dataset}@{row.version}"
+        with store.open_verified(row.url, row.sha256, what=what) as handle:
             yield handle, row
 
     def dataset_frame(self, ref: DatasetRef) -> tuple[pd.DataFrame, DatasetVersion]:
@@ -158,6 +162,10 @@ class JobContext:
             media_type=media_type,
             url=info.url,
         )
+
+
+def _upload(record: StoredFile) -> str:
+    return f"upload {record.id} ({record.name})"
 
 
 @dataclass(frozen=True)
