@@ -218,6 +218,25 @@ class Settings(BaseSettings):
         tmp.replace(path)
         return token
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold (token, passwords in URLs, basic auth), for
+        `core.redaction` to mask wherever text is logged, stored or printed."""
+        from core.redaction import secrets_of_url
+
+        values: list[str] = []
+        for secret in (self.api_token, self.flower_basic_auth):
+            if secret is not None:
+                value = secret.get_secret_value()
+                values += [value, value.partition(":")[2]]
+        for url in (
+            self.database_url,
+            self.redis_url,
+            self.incident_webhook_url,
+            *self.sql_connections.values(),
+        ):
+            values += secrets_of_url(url)
+        return values
+
     def export_lines(self) -> list[str]:
         """The `export` lines a second shell needs to reach this stack: the CLI finds it
         through TRIOPS_HOME and TRIOPS_API_URL, curl examples use TOKEN and API."""
@@ -271,7 +290,11 @@ def get_settings() -> Settings:
     """The process's settings, read once from the environment."""
     import os
 
-    return Settings.from_env(os.environ)
+    from core.redaction import register_secrets
+
+    settings = Settings.from_env(os.environ)
+    register_secrets(settings.secret_values())
+    return settings
 
 
 def workers_per_pool_default(concurrency: int) -> int:

@@ -37,6 +37,7 @@ from core.errors import TriopsError, Unavailable
 from core.kinds import CATALOG, JobKind
 from core.logs import log_context
 from core.metrics import JOB_REDELIVERIES, JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
+from core.redaction import redact_value
 from core.storage import BlobStore
 from core.tables import (
     DatasetVersion,
@@ -220,7 +221,13 @@ def retry_delay_s(settings: Settings, attempt: int) -> float:
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
-    """A failure as the job row records it: its type and message (and details)."""
+    """A failure as the job row records it: its type and message (and details), with
+    any secret the text would show masked (`core.redaction`)."""
+    body: dict[str, Any] = redact_value(_error_body(exc))
+    return body
+
+
+def _error_body(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, TriopsError):
         return exc.to_dict()
     if isinstance(exc, DomainError):
@@ -442,7 +449,8 @@ def durably(
 
 
 def mark_succeeded(settings: Settings, job_id: str, result: dict[str, Any]) -> bool:
-    """Record a job's result; False when it was cancelled meanwhile."""
+    """Record a job's result (secrets masked); False when it was cancelled meanwhile."""
+    result = redact_value(result)
 
     def record() -> bool:
         with session_scope(settings) as session:

@@ -30,7 +30,9 @@ def _client() -> Any:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    from core.redaction import redact
+
+    click.echo(f"error: {redact(message)}", err=True)
     sys.exit(code)
 
 
@@ -191,13 +193,9 @@ def db_upgrade(revision: str) -> None:
 
     settings = _settings()
     upgrade(settings, revision)
-    click.echo(f"database at {revision}: {_redact(settings.database_url)}")
+    from core.redaction import redact
 
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    click.echo(f"database at {revision}: {redact(settings.database_url)}")
 
 
 def parse_param(text: str) -> tuple[str, Any]:
