@@ -8,6 +8,7 @@ runs the whole system with nothing configured.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shlex
 from collections.abc import Mapping
@@ -22,6 +23,9 @@ API_PREFIX = "/api/v1"
 """Where the HTTP API's routes live."""
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "token", "admin"}
+
+
+_CONNECTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 class Settings(BaseSettings):
@@ -132,6 +136,18 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("sql_connections", mode="after")
+    @classmethod
+    def _plain_connection_names(cls, value: dict[str, str]) -> dict[str, str]:
+        # The names jobs may give (core/kinds/dataops.py), never a path or a DSN.
+        for name in value:
+            if not _CONNECTION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"TRIOPS_SQL_CONNECTIONS name {name!r} must be letters, digits, '_' and "
+                    "'-', starting with a letter, up to 64"
+                )
+        return value
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
