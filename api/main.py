@@ -29,11 +29,13 @@ from core.broker import create_celery
 from core.config import API_PREFIX, Settings, get_settings
 from core.db import session_factory
 from core.kinds import load_plugins
+from core.redaction import register_secrets
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (default: from the environment)."""
     settings = settings or get_settings()
+    register_secrets(settings.secret_values())  # masked in every log line (core/redaction)
     load_plugins(settings)  # before the catalog is read: routes, OpenAPI, the producer
     protected = APIRouter(dependencies=[Depends(require_token)])
     for module in (kinds, files, jobs, pipelines, aiops, mlops, dataops, schedules, tokens):

@@ -8,6 +8,7 @@ runs the whole system with nothing configured.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shlex
 from collections.abc import Mapping
@@ -22,6 +23,9 @@ API_PREFIX = "/api/v1"
 """Where the HTTP API's routes live."""
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "changethis", "secret", "token", "admin"}
+
+
+_CONNECTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 class Settings(BaseSettings):
@@ -146,6 +150,18 @@ class Settings(BaseSettings):
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("sql_connections", mode="after")
+    @classmethod
+    def _plain_connection_names(cls, value: dict[str, str]) -> dict[str, str]:
+        # The names jobs may give (core/kinds/dataops.py), never a path or a DSN.
+        for name in value:
+            if not _CONNECTION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"TRIOPS_SQL_CONNECTIONS name {name!r} must be letters, digits, '_' and "
+                    "'-', starting with a letter, up to 64"
+                )
+        return value
+
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
         if not self.database_url:
@@ -236,6 +252,25 @@ class Settings(BaseSettings):
         tmp.replace(path)
         return token
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold (token, passwords in URLs, basic auth), for
+        `core.redaction` to mask wherever text is logged, stored or printed."""
+        from core.redaction import secrets_of_url
+
+        values: list[str] = []
+        for secret in (self.api_token, self.flower_basic_auth):
+            if secret is not None:
+                value = secret.get_secret_value()
+                values += [value, value.partition(":")[2]]
+        for url in (
+            self.database_url,
+            self.redis_url,
+            self.incident_webhook_url,
+            *self.sql_connections.values(),
+        ):
+            values += secrets_of_url(url)
+        return values
+
     def export_lines(self) -> list[str]:
         """The `export` lines a second shell needs to reach this stack: the CLI finds it
         through TRIOPS_HOME and TRIOPS_API_URL, curl examples use TOKEN and API."""
@@ -295,7 +330,11 @@ def get_settings() -> Settings:
     """The process's settings, read once from the environment."""
     import os
 
-    return Settings.from_env(os.environ)
+    from core.redaction import register_secrets
+
+    settings = Settings.from_env(os.environ)
+    register_secrets(settings.secret_values())
+    return settings
 
 
 def workers_per_pool_default(concurrency: int) -> int:

@@ -338,6 +338,24 @@ def cancel_job(*, session: Session, job_id: str, now: datetime) -> Job:
     return job
 
 
+def cancel_unfinished(*, session: Session, job_id: str, now: datetime, message: str) -> bool:
+    """Mark a job cancelled unless it already finished; True when this call changed it.
+
+    Used by the worker when Celery revokes or terminates a task (by the API, by Flower,
+    or by `celery control`): running it again changes nothing."""
+    updated = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.not_in([s.value for s in FINISHED]))
+        .values(
+            status=JobStatus.CANCELLED,
+            finished_at=now,
+            updated_at=now,
+            error={"type": "Cancelled", "message": message},
+        )
+    )
+    return bool(updated.rowcount)  # type: ignore[attr-defined]
+
+
 def adopt_job(*, session: Session, kind: JobKind[Any], job_id: str, params: dict[str, Any]) -> None:
     """Create the row of a message that reached a worker without one (sent by hand)."""
     if session.get(Job, job_id) is None:

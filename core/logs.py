@@ -4,7 +4,9 @@ every line written inside a job or a request carries where it came from.
 A job's lines carry `job_id`, `kind` and `pool`; a request's carry `request_id`. They are
 set in context variables (by `JobTask` and the API's middleware) and added to each
 record by `ContextFilter`, so library code logs as usual. Nothing here ever reads a
-request header or a setting that could hold a secret.
+request header or a setting that could hold a secret, and `RedactFilter` masks what a
+message or a traceback would show of one (a DSN's password, the API token; see
+`core/redaction.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+from core.redaction import redact
 
 _context: ContextVar[dict[str, str] | None] = ContextVar("triops_log_context", default=None)
 
@@ -49,6 +53,21 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class RedactFilter(logging.Filter):
+    """Masks secrets in the message and the traceback of each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the context fields and
     any `extra` a call passed; an exception's traceback as `exc_info`."""
@@ -63,7 +82,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value
-        if record.exc_info:
+        if record.exc_text:
+            line["exc_info"] = record.exc_text
+        elif record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
@@ -86,6 +107,7 @@ def configure(*, json_lines: bool, level: int | str = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     handler.addFilter(ContextFilter())
+    handler.addFilter(RedactFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -98,3 +120,4 @@ def attach(logger: logging.Logger, *, json_lines: bool) -> None:
     for handler in logger.handlers:
         handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
         handler.addFilter(ContextFilter())
+        handler.addFilter(RedactFilter())

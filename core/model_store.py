@@ -12,17 +12,9 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from core.errors import TriopsError
-from core.storage import BlobStore
+from core.storage import BlobStore, ChecksumMismatch
 
-
-class ChecksumMismatch(TriopsError):
-    """A model file does not match the sha256 the registry recorded for it.
-
-    Not retried (the file will not heal by waiting); the API answers 503.
-    """
-
-    status_code = 503
+__all__ = ["ChecksumMismatch", "ModelCache", "load_model"]
 
 
 def load_model(store: BlobStore, url: str, sha256: str) -> Any:

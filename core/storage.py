@@ -12,12 +12,13 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from core.errors import InvalidInput, NotFound, PayloadTooLarge
+from core.errors import InvalidInput, NotFound, PayloadTooLarge, TriopsError
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -33,6 +34,29 @@ def check_segment(name: str) -> str:
             f"invalid name {name!r}: use letters, digits, '.', '_' and '-' (no leading dot)"
         )
     return name
+
+
+class ChecksumMismatch(TriopsError):
+    """A stored file does not match the sha256 recorded when it was written.
+
+    Not retried (the file will not heal by waiting); the API answers 503.
+    """
+
+    status_code = 503
+
+
+def confine(root: Path, path: Path) -> Path:
+    """`path` resolved (symlinks followed), refused unless it stays under `root`.
+
+    Checked names cannot hold `..` or a leading `/`, but a symlink placed in a local
+    store could still point anywhere: the resolved path is what decides."""
+    real_root = root.resolve()
+    real = path.resolve()
+    if not real.is_relative_to(real_root):
+        raise InvalidInput(
+            f"{path.name!r} leads outside its store (through a symbolic link); refusing it"
+        )
+    return real
 
 
 @dataclass(frozen=True)
@@ -52,7 +76,10 @@ class BlobStore:
         self.root = root.rstrip("/")
 
     def _path(self, *segments: str) -> str:
-        return "/".join([self.root, *(check_segment(s) for s in segments)])
+        path = "/".join([self.root, *(check_segment(s) for s in segments)])
+        if isinstance(self.fs, LocalFileSystem):
+            confine(Path(self.root), Path(path))
+        return path
 
     def url_for(self, *segments: str) -> str:
         return "/".join([self.base_url, *(check_segment(s) for s in segments)])
@@ -129,6 +156,26 @@ class BlobStore:
             for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
                 digest.update(chunk)
         return digest.hexdigest()
+
+    def verify(self, url: str, sha256: str, *, what: str = "stored file") -> None:
+        """Raise `ChecksumMismatch` unless the blob's bytes hash to `sha256`.
+
+        Read in chunks (constant memory); a job calls it before it uses an upload or a
+        dataset, so a file changed or damaged on disk fails the job instead of feeding
+        it wrong data."""
+        actual = self.sha256_of(url)
+        if actual != sha256:
+            raise ChecksumMismatch(
+                f"{what} does not match its recorded sha256 (expected {sha256[:12]}..., "
+                f"found {actual[:12]}...): it was changed or damaged in storage; "
+                "refusing to use it",
+                details={"expected": sha256, "actual": actual},
+            )
+
+    def open_verified(self, url: str, sha256: str, *, what: str = "stored file") -> IO[Any]:
+        """`open`, after `verify`."""
+        self.verify(url, sha256, what=what)
+        return self.open(url)
 
     def delete_folder(self, folder: str) -> None:
         path = self._path(folder)

@@ -38,8 +38,8 @@ from core.errors import TriopsError, Unavailable
 from core.kinds import CATALOG, JobKind
 from core.logs import log_context
 from core.metrics import JOB_REDELIVERIES, JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
-from core.model_store import ChecksumMismatch
-from core.storage import CHUNK_BYTES, artifact_store, file_store
+from core.redaction import redact_value
+from core.storage import CHUNK_BYTES, ChecksumMismatch, artifact_store, file_store
 from core.tables import (
     DatasetVersion,
     JobStatus,
@@ -107,7 +107,9 @@ class JobContext:
     def open_file(self, file_id: str) -> Iterator[IO[Any]]:
         """An uploaded file, opened for binary reading."""
         record = self.file_record(file_id)
-        with file_store(self.settings).open(record.url) as handle:
+        with file_store(self.settings).open_verified(
+            record.url, record.sha256, what=_upload(record)
+        ) as handle:
             yield handle
 
     @contextmanager
@@ -126,6 +128,7 @@ class JobContext:
         store = file_store(self.settings)
         path = store.local_path(record.url)
         if path is not None:
+            store.verify(record.url, record.sha256, what=_upload(record))
             yield Path(path)
             return
         with self.scratch("triops-input-") as tmp:
@@ -147,7 +150,9 @@ class JobContext:
         """A DataOps dataset version (`name@version`): its Parquet file, opened, and its row."""
         with self.session() as session:
             row = dataset_versions.get_version(session=session, name=ref.name, version=ref.version)
-        with artifact_store(self.settings).open(row.url) as handle:
+        store = artifact_store(self.settings)
+        what = f"dataset {row.dataset}@{row.version}"
+        with store.open_verified(row.url, row.sha256, what=what) as handle:
             yield handle, row
 
     def dataset_frame(self, ref: DatasetRef) -> tuple[pd.DataFrame, DatasetVersion]:
@@ -176,6 +181,10 @@ class JobContext:
             media_type=media_type,
             url=info.url,
         )
+
+
+def _upload(record: StoredFile) -> str:
+    return f"upload {record.id} ({record.name})"
 
 
 @dataclass(frozen=True)
@@ -230,7 +239,13 @@ def retry_delay_s(settings: Settings, attempt: int) -> float:
 
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
-    """A failure as the job row records it: its type and message (and details)."""
+    """A failure as the job row records it: its type and message (and details), with
+    any secret the text would show masked (`core.redaction`)."""
+    body: dict[str, Any] = redact_value(_error_body(exc))
+    return body
+
+
+def _error_body(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, TriopsError):
         return exc.to_dict()
     if isinstance(exc, DomainError):
@@ -298,6 +313,12 @@ class JobTask(Task):
                 rest, self.request.chain = self.request.chain, None
                 result.launch(rest)
         except Retry:
+            raise
+        except SystemExit:
+            # This pool process is being terminated (a revoke with terminate, as Flower
+            # sends): not the job's failure. The worker's main process records what
+            # happened — `workers/revokes.py` marks the row cancelled.
+            JOB_SECONDS.labels(kind.name, pool).observe(time.perf_counter() - clock)
             raise
         except TRANSIENT as exc:
             JOB_SECONDS.labels(kind.name, pool).observe(time.perf_counter() - clock)
@@ -446,7 +467,8 @@ def durably(
 
 
 def mark_succeeded(settings: Settings, job_id: str, result: dict[str, Any]) -> bool:
-    """Record a job's result; False when it was cancelled meanwhile."""
+    """Record a job's result (secrets masked); False when it was cancelled meanwhile."""
+    result = redact_value(result)
 
     def record() -> bool:
         with session_scope(settings) as session:

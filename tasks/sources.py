@@ -118,7 +118,9 @@ def read_sql(
             if not yielded:
                 yield pd.DataFrame(columns=columns), []
     except (SQLAlchemyError, ValueError) as exc:
-        raise InvalidInput(f"query on {source.connection!r} failed: {exc}") from exc
+        # The URL helps whoever reads the error; its password is masked where the
+        # error is recorded or logged (core/redaction.py), like any secret in a message.
+        raise InvalidInput(f"query on {source.connection!r} ({url}) failed: {exc}") from exc
     finally:
         engine.dispose()
 

@@ -129,6 +129,11 @@ def clear_tables(settings: Settings) -> None:
 # tests/integration/conftest.py.
 
 
+VAULT_PASSWORD = "vault-pw-7c1e94d2b8"
+FLOWER_PASSWORD = "flower-pw-3a9f0e6d21"
+VAULT_DSN = f"postgresql://vault:{VAULT_PASSWORD}@127.0.0.1:5432/secwk_vault_missing"
+
+
 @pytest.fixture(scope="session")
 def webhook_sink() -> Iterator[WebhookSink]:
     sink = WebhookSink()
@@ -152,7 +157,10 @@ def stack(
         "TRIOPS_INCIDENT_WEBHOOK_URL": webhook_sink.url,
         "TRIOPS_RETRY_BACKOFF_S": "0.5",
         "TRIOPS_ETL_CHUNK_ROWS": "1000",  # inputs of over 1,000 rows are read in chunks
-        "TRIOPS_SQL_CONNECTIONS": json.dumps({"suite": settings.database_url}),
+        # "vault" holds a password no log line, job row or message may show
+        # (tests/integration/test_secrets.py).
+        "TRIOPS_SQL_CONNECTIONS": json.dumps({"suite": settings.database_url, "vault": VAULT_DSN}),
+        "TRIOPS_FLOWER_BASIC_AUTH": f"ops:{FLOWER_PASSWORD}",
         # A kind added the way docs/design.md says (tests/integration/walkthrough/).
         "TRIOPS_PLUGINS": json.dumps(["tests.integration.walkthrough.kinds"]),
     }

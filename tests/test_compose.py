@@ -150,3 +150,37 @@ def test_the_grafana_dashboard_only_charts_metrics_triops_exports() -> None:
         for target in panel["targets"]:
             for name in re.findall(r"triops_[a-z_]+", target["expr"]):
                 assert name in exported, (panel["title"], name)
+
+
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 - what the compose file says, never bound
+SECRET_WORDS = ("PASSWORD", "TOKEN", "BASIC_AUTH", "SECRET")
+
+
+def test_every_secret_comes_from_the_environment_and_compose_refuses_to_start_without_it() -> None:
+    import re
+
+    text = COMPOSE.read_text()
+    references = re.findall(r"\$\{([A-Z_]+)([^}]*)\}", text)
+    secrets = {name: rest for name, rest in references if any(w in name for w in SECRET_WORDS)}
+    assert {"POSTGRES_PASSWORD", "TRIOPS_API_TOKEN", "FLOWER_BASIC_AUTH"} <= set(secrets)
+    for name, rest in references:
+        if name in secrets:
+            # ${VAR:?message}: no default, and a message when it is unset or empty.
+            assert rest.startswith(":?") and len(rest) > 2, (name, rest)
+    for placeholder in ("change-me", "changeme", "password123", "admin:admin", "secret"):
+        assert placeholder not in text.lower().replace("secrets", ""), placeholder
+
+
+def test_flower_listens_on_the_network_only_behind_basic_auth(compose: dict[str, Any]) -> None:
+    from core.config import Settings
+    from workers.launcher import flower_refusal
+
+    env = compose["services"]["flower"]["environment"]
+    assert env["TRIOPS_FLOWER_HOST"] == EVERY_INTERFACE
+    assert env["TRIOPS_FLOWER_BASIC_AUTH"].startswith("${FLOWER_BASIC_AUTH:?")
+    # The guard `triops flower` applies: with the variable given, Flower may start;
+    # without it, it would refuse.
+    host = {"TRIOPS_FLOWER_HOST": env["TRIOPS_FLOWER_HOST"]}
+    given = Settings.from_env({**host, "TRIOPS_FLOWER_BASIC_AUTH": "ops:a-long-password"})
+    assert flower_refusal(given) is None
+    assert flower_refusal(Settings.from_env(host)) is not None

@@ -6,7 +6,10 @@ from __future__ import annotations
 from core.broker import create_celery
 from core.config import get_settings
 from core.kinds import load_plugins, task_modules
-from workers import observability  # noqa: F401 - our logging replaces Celery's setup
+from workers import (
+    observability,  # noqa: F401 - our logging replaces Celery's setup
+    revokes,  # noqa: F401 - records revokes sent through Celery control
+)
 from workers.liveness import Heartbeat
 
 settings = get_settings()

@@ -31,7 +31,9 @@ def _client() -> Any:
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    from core.redaction import redact
+
+    click.echo(f"error: {redact(message)}", err=True)
     sys.exit(code)
 
 
@@ -72,9 +74,13 @@ def main(ctx: click.Context) -> None:
 @click.option("--demo", is_flag=True, help="Also run the sample scenario once the stack is up.")
 def up(demo: bool) -> None:
     """Run the whole stack in the foreground: migrations, Redis, API, workers, beat, Flower."""
-    from workers.launcher import Stack
+    from workers.launcher import Stack, flower_refusal
 
-    sys.exit(Stack(_settings(), demo=demo).run())
+    settings = _settings()
+    refusal = flower_refusal(settings)
+    if refusal is not None:
+        _fail(f"not starting: {refusal}", 2)
+    sys.exit(Stack(settings, demo=demo).run())
 
 
 @main.command()
@@ -137,14 +143,20 @@ def beat(loglevel: str) -> None:
 @main.command()
 def flower() -> None:
     """Run Flower, the Celery monitor (basic auth from TRIOPS_FLOWER_BASIC_AUTH)."""
-    from workers.app import app
+    from workers.launcher import flower_refusal
 
     settings = _settings()
+    refusal = flower_refusal(settings)
+    if refusal is not None:
+        _fail(f"not starting Flower: {refusal}", 2)
+    from workers.app import app
+
     argv = ["flower", f"--port={settings.flower_port}", f"--address={settings.flower_host}"]
     if settings.flower_basic_auth is not None:
         argv.append(f"--basic_auth={settings.flower_basic_auth.get_secret_value()}")
     else:
-        # Without basic auth Flower's REST API answers 401; on a laptop we open it.
+        # Without basic auth Flower's REST API answers 401; on loopback (the only place
+        # it may run without auth, see flower_refusal) we open it.
         os.environ.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
     app.start(argv)
 
@@ -184,7 +196,9 @@ def db_upgrade(revision: str) -> None:
 
     settings = _settings()
     upgrade(settings, revision)
-    click.echo(f"database at {revision}: {_redact(settings.database_url)}")
+    from core.redaction import redact
+
+    click.echo(f"database at {revision}: {redact(settings.database_url)}")
 
 
 @main.group()
@@ -268,12 +282,6 @@ def token_revoke(ref: str) -> None:
     with session_scope(_settings()) as session:
         row = tokens.revoke_token(session=session, ref=ref, now=utcnow())
         click.echo(f"revoked {row.name} ({row.id})")
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def parse_param(text: str) -> tuple[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import os
 import signal
 import subprocess
@@ -98,6 +99,35 @@ class Child:
             self.process.wait()
         if self.log is not None:
             self.log.close()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address) only listens on this machine."""
+    if host.strip("[]").lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name (or 0.0.0.0's like): reachable from elsewhere
+
+
+def flower_refusal(settings: Settings) -> str | None:
+    """Why Flower must not start with these settings, or None when it may.
+
+    Flower's REST API can revoke and terminate any task and read every task's arguments:
+    off the loopback interface it needs basic auth."""
+    auth = settings.flower_basic_auth
+    if auth is not None:
+        user, colon, password = auth.get_secret_value().partition(":")
+        if not user or not colon or not password:
+            return "TRIOPS_FLOWER_BASIC_AUTH must be user:password (both non-empty)"
+        return None
+    if not is_loopback(settings.flower_host):
+        return (
+            f"Flower would listen on {settings.flower_host} without basic auth: set "
+            "TRIOPS_FLOWER_BASIC_AUTH=user:password, or TRIOPS_FLOWER_HOST=127.0.0.1"
+        )
+    return None
 
 
 def child_commands(settings: Settings) -> list[tuple[str, list[str]]]:

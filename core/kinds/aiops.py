@@ -7,7 +7,6 @@ an invalid one is a 422 naming it rather than a failed job.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,6 +16,7 @@ from core.kinds.common import AN_UPLOAD, NAME_RULE, FileId, Params, every
 from core.kinds.kind import JobKind
 from core.validation import human_pattern
 from domain.aiops.logparse import DEFAULT_SIMILARITY_THRESHOLD
+from domain.user_regex import check_user_regex
 
 StreamName = Field(
     default=None,
@@ -33,11 +33,7 @@ MIN_POINTS = 8
 
 
 def _check_regex(value: str, what: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regex in {what}: {exc}") from exc
-    return value
+    return check_user_regex(value, what)
 
 
 class Mask(BaseModel):

@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from domain.user_regex import compile_user_regex
+
 __all__ = [
     "HDFS_BLOCK_PATTERN",
     "EventCounts",
@@ -77,7 +79,7 @@ def extract_session_keys(
     tuple[str, ...]
         The keys (a line may touch several sessions), possibly empty.
     """
-    regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+    regex = compile_user_regex(pattern, "session_pattern") if isinstance(pattern, str) else pattern
     keys: dict[str, None] = {}
     for match in regex.finditer(content):
         keys[match.group(1) if regex.groups else match.group(0)] = None
@@ -198,7 +200,11 @@ def count_by_session(
     EventCounts
         Rows in order of each session's first line.
     """
-    regex = re.compile(session_pattern) if isinstance(session_pattern, str) else session_pattern
+    regex = (
+        compile_user_regex(session_pattern, "session_pattern")
+        if isinstance(session_pattern, str)
+        else session_pattern
+    )
     session_index: dict[str, int] = {}
     line_of: list[int] = []
     row_of: list[int] = []

@@ -9,8 +9,10 @@ The `<Content>` field holds the message that template mining works on.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from domain.errors import DomainError
+from domain.user_regex import RegexRefused, compile_user_regex
 
 __all__ = ["CONTENT_FIELD", "LogFormatError", "compile_log_format"]
 
@@ -25,7 +27,7 @@ class LogFormatError(DomainError):
     """A log format that cannot be compiled (bad field name, bad regex, no `<Content>`)."""
 
 
-def compile_log_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+def compile_log_format(log_format: str) -> tuple[Any, tuple[str, ...]]:
     """Compile a Loghub-style log format into an anchored regex and its field names.
 
     Parameters
@@ -38,9 +40,10 @@ def compile_log_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...
 
     Returns
     -------
-    tuple[re.Pattern[str], tuple[str, ...]]
-        The compiled pattern (anchored at both ends, to be matched against a stripped
-        line) and the header field names in the order they appear, ``Content`` included.
+    tuple[re2._Regexp, tuple[str, ...]]
+        The compiled pattern (on RE2, see `domain.user_regex`; anchored at both ends, to
+        be matched against a stripped line) and the header field names in the order
+        they appear, ``Content`` included.
         Read the fields by name: groups written between placeholders, such as the
         ``(...)?`` in ``(\\[<PID>\\])?``, also count as (unnamed) groups.
 
@@ -72,9 +75,7 @@ def compile_log_format(log_format: str) -> tuple[re.Pattern[str], tuple[str, ...
         raise LogFormatError(f"log format has no <{CONTENT_FIELD}> field: {log_format!r}")
     source = "^" + "".join(regex_parts) + "$"
     try:
-        pattern = re.compile(source)
-    except re.error as exc:
-        raise LogFormatError(
-            f"log format {log_format!r} is not a valid regex: {exc.msg} (at {exc.pos})"
-        ) from exc
+        pattern = compile_user_regex(source, f"log format {log_format!r}")
+    except RegexRefused as exc:
+        raise LogFormatError(str(exc)) from exc
     return pattern, tuple(fields)

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
 from domain.errors import DomainError
+from domain.user_regex import RegexRefused, compile_user_regex
 
 __all__ = [
     "DEFAULT_MASKS",
@@ -296,9 +297,9 @@ def normalize_masks(
         if not isinstance(pattern, str) or not pattern:
             raise MaskError(f"mask {name!r} has no regex")
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise MaskError(f"mask {name!r} has an invalid regex {pattern!r}: {exc}") from exc
+            compiled = compile_user_regex(pattern, f"mask {name!r} regex {pattern!r}")
+        except RegexRefused as exc:
+            raise MaskError(str(exc)) from exc
         if compiled.fullmatch("") is not None:
             raise MaskError(f"mask {name!r} regex {pattern!r} matches the empty string")
         result.append((name, pattern))
@@ -381,8 +382,13 @@ class Masker:
             raise ValueError(f"mask version must be 1 or 2, got {version}")
         self.user_masks = tuple(user_masks)
         self.use_default_masks = use_default_masks
+        # User masks run on RE2 (linear time, see domain/user_regex.py); the defaults
+        # below need look-behinds and stay on `re`.
         self._user = [
-            (re.compile(pattern), PLACEHOLDER_OPEN + name + PLACEHOLDER_CLOSE)
+            (
+                compile_user_regex(pattern, f"mask {name!r}"),
+                PLACEHOLDER_OPEN + name + PLACEHOLDER_CLOSE,
+            )
             for name, pattern in self.user_masks
         ]
         self._groups: list[

@@ -8,7 +8,6 @@ an `error`-severity row-level check so the caller can quarantine them. Time is t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from domain.dataops.spec import (
     Unique,
 )
 from domain.dataops.values import json_value
+from domain.user_regex import compile_user_regex
 
 ROW_LEVEL = ("not_null", "range", "regex", "allowed", "referential")
 """Checks judged row by row; their error-severity failures mark rows for quarantine."""
@@ -219,7 +219,7 @@ def _row_failures(
             bad |= present & (numbers > check.max)
         return bad.astype(bool), f"outside [{check.min}, {check.max}]"
     if isinstance(check, Regex):
-        pattern = re.compile(check.pattern)
+        pattern = compile_user_regex(check.pattern, f"regex check on {check.column!r}")
         matched = values.map(lambda v: isinstance(v, str) and pattern.fullmatch(v) is not None)
         return present & ~matched.astype(bool), f"does not match {check.pattern!r}"
     allowed = list(check.values)

@@ -10,7 +10,6 @@ columns of the source, following renames, selects, drops and derives in order.
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,6 +29,7 @@ from domain.dataops.expression_parser import (
     unknown_column_message,
 )
 from domain.dataops.refs import DatasetRef, DatasetRefField
+from domain.user_regex import check_user_regex
 
 ROW_ID = "_row"
 """The column carrying each row's input row number through the transforms."""
@@ -272,7 +272,7 @@ class Range(_Check):
 
 
 class Regex(_Check):
-    """Every present value of `column` matches `pattern` in full (`re.fullmatch`)."""
+    """Every present value of `column` matches `pattern` in full (`fullmatch`, on RE2)."""
 
     type: Literal["regex"]
     column: ColumnName
@@ -281,11 +281,7 @@ class Regex(_Check):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, pattern: str) -> str:
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise ValueError(f"pattern {pattern!r} does not compile: {error}") from error
-        return pattern
+        return check_user_regex(pattern, f"pattern {pattern!r}")
 
 
 class Allowed(_Check):

@@ -179,7 +179,7 @@ def test_an_invalid_regex_in_masks_or_log_format_is_422_naming_it(client: TestCl
         },
     )
     assert bad_mask.status_code == 422
-    assert "invalid regex in mask" in str(bad_mask.json()["error"]["details"])
+    assert "mask is not a valid regex" in str(bad_mask.json()["error"]["details"])
     bad_format = client.post(
         "/api/v1/jobs",
         json={

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,9 @@ def test_child_processes_get_the_same_configuration(tmp_path: Path) -> None:
     assert again.database_url == settings.database_url
     assert again.redis_url == settings.redis_url
     assert again.admin_token() == "x" * 20
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc/passwd", "a/../../b", "", "1db"])
+def test_a_sql_connection_name_that_is_not_a_plain_name_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="TRIOPS_SQL_CONNECTIONS name"):
+        Settings.from_env({"TRIOPS_SQL_CONNECTIONS": json.dumps({name: "sqlite:///x.db"})})

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import InvalidInput, NotFound, PayloadTooLarge
-from core.storage import BlobStore
+from core.storage import BlobStore, ChecksumMismatch
 
 
 @pytest.mark.parametrize("name", ["..", "../x", "a/b", ".hidden", "", "a\x00b", "x" * 300])
@@ -47,3 +47,35 @@ def test_a_folder_lists_its_finished_blobs_only(tmp_path: Path) -> None:
     store.put_bytes(("job-1", "a.csv"), b"a")
     (tmp_path / "job-1" / "c.csv.partial").write_bytes(b"half")
     assert store.names("job-1") == ["a.csv", "b.csv"]
+
+
+def test_a_blob_changed_in_storage_fails_verification_and_is_not_opened(tmp_path: Path) -> None:
+    store = BlobStore(str(tmp_path / "store"))
+    info = store.put_bytes(("f", "data.csv"), b"a,b\n1,2\n")
+    with store.open_verified(info.url, info.sha256) as handle:
+        assert handle.read() == b"a,b\n1,2\n"
+    (tmp_path / "store" / "f" / "data.csv").write_bytes(b"a,b\n1,3\n")
+    with pytest.raises(ChecksumMismatch, match="does not match its recorded sha256"):
+        store.open_verified(info.url, info.sha256, what="upload x")
+
+
+def test_a_symlink_in_the_store_pointing_outside_is_neither_read_nor_written(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.txt"
+    secret.write_text("not yours")
+    root = tmp_path / "store"
+    store = BlobStore(str(root))
+    store.put_bytes(("f", "ok.txt"), b"fine")
+    (root / "f" / "link.txt").symlink_to(secret)
+    (root / "away").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(InvalidInput, match="leads outside its store"):
+        store.open(store.url_for("f", "link.txt"))
+    with pytest.raises(InvalidInput, match="leads outside its store"):
+        store.put_bytes(("away", "new.txt"), b"x")
+    with pytest.raises(InvalidInput, match="leads outside its store"):
+        store.delete_folder("away")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert secret.read_text() == "not yours"
