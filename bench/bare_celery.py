@@ -34,7 +34,12 @@ def make_app(broker_url: str, result_url: str) -> Celery:
     return app
 
 
-app = make_app(
-    os.environ.get("BENCH_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
-    os.environ.get("BENCH_CELERY_RESULT_URL", "redis://127.0.0.1:6379/1"),
-)
+def __getattr__(name: str) -> Celery:
+    """`celery -A bench.bare_celery` finds `app` here; built on first use, so a process
+    that only sends (with its own URLs) holds one app and one `bench.noop`."""
+    if name != "app":
+        raise AttributeError(name)
+    return make_app(
+        os.environ.get("BENCH_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+        os.environ.get("BENCH_CELERY_RESULT_URL", "redis://127.0.0.1:6379/1"),
+    )

@@ -54,7 +54,7 @@ def _cpu_model() -> str:
 
 def machine() -> dict[str, Any]:
     """Facts of the machine the figures were measured on."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
@@ -95,7 +95,10 @@ def _throughput(data: dict[str, Any]) -> Iterator[tuple[str, Figure]]:
 
 def _latency(data: dict[str, Any]) -> Iterator[tuple[str, Figure]]:
     submit, queue = data["submit"], data["queue"]
-    for name, what in (("single", "POST /jobs"), ("batch", f"POST /jobs:batch of {submit['batch_size']}")):
+    for name, what in (
+        ("single", "POST /jobs"),
+        ("batch", f"POST /jobs:batch of {submit['batch_size']}"),
+    ):
         ours, bare = submit[name], submit[f"{name}_celery"]
         for q in ("p50", "p99"):
             yield (
@@ -232,8 +235,7 @@ def _etl_load(data: dict[str, Any]) -> Iterator[tuple[str, Figure]]:
             data["baseline"]["rows_per_s"],
             unit="rows/s",
             higher_is_better=True,
-            description=f"{data['rows']:,}-row ETL into the database against "
-            "pd.read_csv + to_sql",
+            description=f"{data['rows']:,}-row ETL into the database against pd.read_csv + to_sql",
         ),
     )
 

@@ -26,7 +26,7 @@ import httpx
 from core.config import Settings
 from core.migrate import upgrade
 
-TOKEN = "bench-token-0123456789abcdef"
+TOKEN = "bench-token-0123456789abcdef"  # noqa: S105 - throwaway local servers
 BARE_QUEUE = "bench-bare"
 
 
@@ -173,7 +173,7 @@ def _wait_healthy(api_url: str, procs: list[Proc], *, need_worker: bool) -> None
         with contextlib.suppress(httpx.HTTPError, ValueError):
             body = httpx.get(f"{api_url}/api/v1/health", timeout=5).json()
             if isinstance(body, dict) and body.get("database", {}).get("ok"):
-                if not need_worker or body.get("workers", {}).get("aiops"):
+                if not need_worker or body.get("workers", {}).get("aiops"):  # noqa: SIM102
                     return
         time.sleep(0.3)
     raise RuntimeError(f"triops not ready after 90 s: {body}")
