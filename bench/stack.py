@@ -172,11 +172,16 @@ def _wait_healthy(api_url: str, procs: list[Proc], *, need_worker: bool) -> None
                 raise RuntimeError(f"{proc.name} exited early:\n{proc.tail()}")
         with contextlib.suppress(httpx.HTTPError, ValueError):
             body = httpx.get(f"{api_url}/api/v1/health", timeout=5).json()
-            if isinstance(body, dict) and body.get("database", {}).get("ok"):
-                if not need_worker or body.get("workers", {}).get("aiops"):  # noqa: SIM102
-                    return
+            if _ready(body, need_worker=need_worker):
+                return
         time.sleep(0.3)
     raise RuntimeError(f"triops not ready after 90 s: {body}")
+
+
+def _ready(body: object, *, need_worker: bool) -> bool:
+    if not isinstance(body, dict) or not body.get("database", {}).get("ok"):
+        return False
+    return not need_worker or bool(body.get("workers", {}).get("aiops"))
 
 
 @contextlib.contextmanager
