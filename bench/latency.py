@@ -125,7 +125,9 @@ def highest_rate(measure: Callable[[float], dict[str, Any]], rates: tuple[int, .
     return {"held_rate": held, "steps": steps}
 
 
-def submit_latency(svc: Services, stack: Triops, seconds: float) -> dict[str, Any]:
+def submit_latency(
+    svc: Services, stack: Triops, seconds: float, steps: int | None = None
+) -> dict[str, Any]:
     headers = stack.headers()
     single_url = f"{stack.api_url}/api/v1/jobs"
     batch_url = f"{stack.api_url}/api/v1/jobs:batch"
@@ -166,6 +168,7 @@ def queue_latency(svc: Services, stack: Triops, jobs: int) -> dict[str, Any]:
     against bare Celery's send → start / result stored at the same rate."""
     ids: list[str] = []
     with httpx.Client(base_url=stack.api_url, headers=stack.headers(), timeout=30) as client:
+        _warm_up(svc, client)
         started = time.perf_counter()
         for i in range(jobs):
             delay = started + i / QUEUE_RATE - time.perf_counter()
@@ -222,6 +225,19 @@ def queue_latency(svc: Services, stack: Triops, jobs: int) -> dict[str, Any]:
     return {"rate_per_s": QUEUE_RATE, "triops": ours, "celery": bare}
 
 
+def _warm_up(svc: Services, client: httpx.Client) -> None:
+    """A few jobs through each side first: a pool process's first job pays for imports
+    and connections, which is not queue latency."""
+    since = utcnow()
+    for i in range(2 * svc.workers):
+        client.post("/api/v1/jobs", json={"kind": "system.echo", "params": {"payload": i}})
+    drain(svc, since, timeout_s=60)
+    task = make_app(svc.broker_url, svc.result_url).tasks["bench.noop"]
+    for result in [task.apply_async(queue=BARE_QUEUE) for _ in range(2 * svc.workers)]:
+        result.get(timeout=60)
+        result.forget()
+
+
 def drain(svc: Services, since: datetime, *, timeout_s: float) -> int:
     """Wait until the jobs the submit steps created are final; how many were not."""
     engine = get_engine(svc.settings)
@@ -248,14 +264,24 @@ def _epoch(value: Any) -> float:
     return datetime.fromisoformat(str(value)).timestamp()
 
 
-def run(*, quick: bool = False, workers: int | None = None) -> dict[str, Any]:
-    seconds = 1.0 if quick else 4.0
-    queue_jobs = 10 if quick else 100
+def run(
+    *,
+    quick: bool = False,
+    workers: int | None = None,
+    seconds: float | None = None,
+    queue_jobs: int | None = None,
+    steps: int | None = None,
+) -> dict[str, Any]:
+    """Queue latency, then submit latency; `quick`: 1 s per step, 10 queued jobs, the
+    first 5 rates of each ladder (the others default to 4 s, 100 jobs, whole ladders)."""
+    seconds = seconds or (1.0 if quick else 4.0)
+    queue_jobs = queue_jobs or (10 if quick else 100)
+    steps = steps or (5 if quick else None)
     with services(workers) as svc, triops(svc) as stack, bare_celery(svc):
         # Queue latency first, on empty queues; the submit steps leave work behind.
         queue = queue_latency(svc, stack, queue_jobs)
         since = utcnow()
-        submit = submit_latency(svc, stack, seconds)
+        submit = submit_latency(svc, stack, seconds, steps)
         submit["left_unfinished"] = drain(svc, since, timeout_s=300)
         database = svc.settings.database_url.split(":", 1)[0].split("+", 1)[0]
     dispose_engines()

@@ -117,8 +117,8 @@ def run(*, jobs: int = 5_000, pairs: int = 2, workers: int | None = None) -> dic
     timeout_s = max(120.0, jobs / 20)
     runs: list[dict[str, Any]] = []
     with services(workers) as svc, triops(svc) as stack, bare_celery(svc):
-        run_triops(svc, stack, min(jobs, 200), timeout_s=timeout_s)
-        run_bare(svc, min(jobs, 200), timeout_s=timeout_s)
+        run_triops(svc, stack, min(jobs, 100), timeout_s=timeout_s)
+        run_bare(svc, min(jobs, 100), timeout_s=timeout_s)
         for pair in range(pairs):
             ours = run_triops(svc, stack, jobs, timeout_s=timeout_s)
             bare = run_bare(svc, jobs, timeout_s=timeout_s)

@@ -11,7 +11,7 @@ import pytest
 
 from bench import latency, results, throughput
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 FIGURE_KEYS = {"value", "baseline", "ratio", "unit", "higher_is_better", "description"}
 
@@ -23,7 +23,9 @@ def outputs(tmp_path_factory: pytest.TempPathFactory, settings: object) -> Path:
     directory = tmp_path_factory.mktemp("bench")
     result = throughput.run(jobs=50, pairs=1, workers=2)
     (directory / "throughput.json").write_text(json.dumps(result))
-    (directory / "latency.json").write_text(json.dumps(latency.run(quick=True, workers=2)))
+    (directory / "latency.json").write_text(
+        json.dumps(latency.run(workers=2, seconds=0.5, queue_jobs=10, steps=2))
+    )
     return directory
 
 
@@ -57,8 +59,10 @@ def test_results_json_holds_every_speed_figure_with_a_positive_ratio(outputs: Pa
         assert set(figure) == FIGURE_KEYS, name
         assert figure["description"]
         if name.endswith("max_rate"):
-            # The held rate may be 0 on a loaded machine; the health baseline is not.
-            assert figure["baseline"] > 0, name
+            # On a loaded machine no rate may hold p99 under the limit, the baseline's
+            # included: then the ratio is None, never a division by zero.
+            assert figure["value"] >= 0 and figure["baseline"] >= 0, (name, figure)
+            assert figure["ratio"] is None or figure["ratio"] >= 0, (name, figure)
             continue
         assert figure["value"] > 0 and figure["baseline"] > 0, (name, figure)
         assert figure["ratio"] > 0 and math.isfinite(figure["ratio"]), (name, figure)
