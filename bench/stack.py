@@ -2,8 +2,8 @@
 and `triops worker` start them, and a bare Celery worker on the same Redis.
 
 Both sides get the same number of prefork processes (`workers`, default: the cores), the
-same broker, and their own queue. The bare side stores results in the next Redis database
-number (`BENCH_CELERY_RESULT_URL` overrides it).
+same broker, and their own queue. The bare side stores results in another Redis database
+(`result_url`; `BENCH_CELERY_RESULT_URL` overrides it).
 """
 
 from __future__ import annotations
@@ -38,14 +38,17 @@ def free_port() -> int:
 
 def result_url(broker_url: str) -> str:
     """The bare Celery result backend: `BENCH_CELERY_RESULT_URL`, else the broker's Redis
-    with the next database number (results never share a keyspace with the queues)."""
+    with the next database number, or the one before for database 15 (results never
+    share a keyspace with the queues)."""
     if os.environ.get("BENCH_CELERY_RESULT_URL"):
         return os.environ["BENCH_CELERY_RESULT_URL"]
     parts = urlsplit(broker_url)
     if parts.scheme == "redis+socket":
         return f"redis+socket://{parts.path}?virtual_host=1"
     db = int(parts.path.strip("/") or 0)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db + 1}", parts.query, ""))
+    # Redis has databases 0-15 unless configured otherwise: after the last, the one before.
+    other = db + 1 if db < 15 else db - 1
+    return urlunsplit((parts.scheme, parts.netloc, f"/{other}", parts.query, ""))
 
 
 @dataclass
