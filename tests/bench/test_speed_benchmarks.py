@@ -35,7 +35,7 @@ def test_every_job_of_both_sides_is_final_and_none_is_lost(outputs: Path) -> Non
     for run in data["runs"]:
         assert run["submitted"] == run["final"] == run["succeeded"] == 50, run
         assert run["jobs_per_s"] > 0
-    assert data["lost"] == 0
+    assert data["unfinished"] == 0
     assert data["ratio"] > 0
 
 
