@@ -34,7 +34,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Quality and speed figures (written to var/bench/*.json and printed as tables).
+## Quality and speed figures: var/bench/*.json, then var/bench/results.json (ratios to same-run baselines) and results.png.
 bench: install
 	$(BIN)/python -m bench
 
