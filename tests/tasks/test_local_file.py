@@ -12,8 +12,7 @@ from core import files
 from core.config import Settings
 from core.db import session_scope
 from core.kinds import CATALOG
-from core.storage import ChecksumMismatch
-from core.storage import file_store
+from core.storage import ChecksumMismatch, file_store
 from tasks.base import JobContext
 from tests.object_store import S3Server
 
