@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=64, ge=2, le=1000)
     # A job's params, serialised as JSON, over this size is a 413 (big inputs are files).
     max_params_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A job's result, serialised as JSON, over this size fails the job with the reason
+    # (big outputs belong in artifacts, which have no such limit).
+    max_result_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
     # Logs: JSON lines (one object per line, with job_id/kind/pool or request_id) or text.
     log_json: bool = False

@@ -13,6 +13,8 @@ strings, schedules) goes through `problems`, so the messages are the same everyw
 from __future__ import annotations
 
 import difflib
+import json
+import re
 import types
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -118,3 +120,27 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
         models = [m for a in get_args(annotation) if (m := _model_of(a)) is not None]
         return models[0] if len(models) == 1 else None
     return None
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def storable(value: Any) -> Any:
+    """A JSON-like value with the characters a database cannot store in text — NUL and
+    lone UTF-16 surrogates — replaced by U+FFFD in every string (keys included).
+
+    The API refuses them in what users send; a job's result can still meet them in the
+    data it read (a log line holding a NUL byte), and must not fail at the last write."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(REPLACEMENT, value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact JSON (what the jobs table stores)."""
+    return len(json.dumps(value, separators=(",", ":"), default=str).encode("utf-8", "replace"))

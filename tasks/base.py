@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from core import artifacts, dataset_versions, files, jobs, liveness, pipelines
 from core.config import Settings, get_settings
 from core.db import session_scope
-from core.errors import TriopsError, Unavailable
+from core.errors import PayloadTooLarge, TriopsError, Unavailable
 from core.kinds import CATALOG, JobKind
 from core.logs import log_context
 from core.metrics import JOB_REDELIVERIES, JOB_RETRIES, JOB_SECONDS, JOBS_FINISHED
@@ -47,6 +47,7 @@ from core.tables import (
     artifact_download_path,
     utcnow,
 )
+from core.validation import json_size, storable
 from domain.backoff import compute_backoff
 from domain.dataops.refs import DatasetRef
 from domain.errors import DomainError, StateConflict
@@ -240,8 +241,9 @@ def retry_delay_s(settings: Settings, attempt: int) -> float:
 
 def error_dict(exc: BaseException) -> dict[str, Any]:
     """A failure as the job row records it: its type and message (and details), with
-    any secret the text would show masked (`core.redaction`)."""
-    body: dict[str, Any] = redact_value(_error_body(exc))
+    any secret the text would show masked (`core.redaction`) and text the database cannot
+    store replaced."""
+    body: dict[str, Any] = storable(redact_value(_error_body(exc)))
     return body
 
 
@@ -308,6 +310,8 @@ class JobTask(Task):
         try:
             model: BaseModel = kind.params_model.model_validate(params)
             result = self.run(ctx, model)
+            if not isinstance(result, Deferred):
+                check_result_size(settings, result)
             if isinstance(result, Deferred):
                 # The next pipeline step waits for the task that finishes this job.
                 rest, self.request.chain = self.request.chain, None
@@ -466,9 +470,21 @@ def durably(
             time.sleep(delay)
 
 
+def check_result_size(settings: Settings, result: Any) -> None:
+    """Refuse a result the jobs table should not hold (`TRIOPS_MAX_RESULT_BYTES`)."""
+    size = json_size(result)
+    if size > settings.max_result_bytes:
+        raise PayloadTooLarge(
+            f"the job's result is {size:,} bytes as JSON, over the limit of "
+            f"{settings.max_result_bytes:,} (TRIOPS_MAX_RESULT_BYTES); a job writes big "
+            "outputs as artifacts"
+        )
+
+
 def mark_succeeded(settings: Settings, job_id: str, result: dict[str, Any]) -> bool:
-    """Record a job's result (secrets masked); False when it was cancelled meanwhile."""
-    result = redact_value(result)
+    """Record a job's result (secrets masked, text the database cannot store replaced);
+    False when it was cancelled meanwhile."""
+    result = storable(redact_value(result))
 
     def record() -> bool:
         with session_scope(settings) as session:
