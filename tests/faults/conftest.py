@@ -78,6 +78,16 @@ class FaultStack:
     logs: Path
     redis: PrivateRedis
     procs: dict[str, Proc] = field(default_factory=dict)
+    stopped: bool = False
+    """Its processes were stopped (a test ran its own behind a proxy): started again
+    before the next test that needs them."""
+
+    def restart(self) -> None:
+        self.procs["api"] = spawn("api", ["api"], self.env, self.logs)
+        for pool in POOLS:
+            self.start_worker(pool)
+        wait_healthy(self.api_url, self.procs)
+        self.stopped = False
 
     def client(self, timeout_s: float = 30.0) -> TriopsClient:
         return TriopsClient(self.api_url, TOKEN, timeout_s=timeout_s)
@@ -189,6 +199,29 @@ def fault_stack(
     finally:
         stop_all(stack.procs)
         redis.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fault_stack_running(request: pytest.FixtureRequest) -> None:
+    if "fault_stack" in request.fixturenames:
+        stack: FaultStack = request.getfixturevalue("fault_stack")
+        if stack.stopped:
+            stack.restart()
+
+
+LAST = "test_the_database_away_for_a_while"
+"""Runs after every other fault test: the stack it stopped is then started again only if
+a later test needs it (none does), saving a restart of every process."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    last = [item for item in items if item.name.startswith(LAST)]
+    faults = [i for i, item in enumerate(items) if "tests/faults/" in item.nodeid]
+    if not last or not faults:
+        return
+    rest = [item for item in items if item not in last]
+    end = max(i for i, item in enumerate(rest) if "tests/faults/" in item.nodeid)
+    items[:] = rest[: end + 1] + last + rest[end + 1 :]
 
 
 def wait_all(client: TriopsClient, ids: list[str], timeout_s: float) -> list[dict[str, Any]]:
