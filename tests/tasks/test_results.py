@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-import tasks.base
 from core import submission
 from core.broker import create_celery
 from core.config import Settings
@@ -31,7 +30,7 @@ def run_echo(settings: Settings) -> Iterator[Any]:
     """Run `system.echo` for a real job row, in this process, as a worker would."""
     app = create_celery(settings, include=task_modules())
     app.loader.import_default_modules()
-    from tasks.system import echo
+    echo = app.tasks["system.echo"]
 
     def run(params: dict[str, Any]) -> Job:
         with session_scope(settings) as session:
@@ -48,6 +47,7 @@ def run_echo(settings: Settings) -> Iterator[Any]:
             session.expunge(row)
             return row
 
+    run.task = echo  # type: ignore[attr-defined]
     yield run
 
 
@@ -74,7 +74,8 @@ def test_a_result_over_the_limit_fails_the_job_with_the_reason(
     run_echo: Any, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
     small = settings.model_copy(update={"max_result_bytes": 2048})
-    monkeypatch.setattr(tasks.base, "get_settings", lambda: small)
+    # The settings the task's own code reads (whichever module object defined it).
+    monkeypatch.setitem(type(run_echo.task)._attempt.__globals__, "get_settings", lambda: small)
     row = run_echo({"payload": "x" * 4096})
     assert row.status == "failed"
     assert row.error is not None and "TRIOPS_MAX_RESULT_BYTES" in row.error["message"]
