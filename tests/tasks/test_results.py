@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from core import submission
+from core import jobs
 from core.broker import create_celery
 from core.config import Settings
 from core.db import session_scope
-from core.kinds import task_modules
+from core.kinds import get_kind, task_modules
 from core.tables import Job
 from core.validation import json_size, storable
 from tasks.base import mark_succeeded
@@ -27,19 +27,18 @@ def test_text_a_database_cannot_store_is_replaced_in_keys_and_values() -> None:
 
 @pytest.fixture
 def run_echo(settings: Settings) -> Iterator[Any]:
-    """Run `system.echo` for a real job row, in this process, as a worker would."""
+    """Run `system.echo` for a real job row, in this process, as a worker would (its
+    message is never sent)."""
     app = create_celery(settings, include=task_modules())
     app.loader.import_default_modules()
     echo = app.tasks["system.echo"]
 
     def run(params: dict[str, Any]) -> Job:
+        # The row only, no message: a live stack elsewhere in the session consumes the
+        # suite's queues and must not run it.
         with session_scope(settings) as session:
-            [(job, _)] = submission.submit_many(
-                session=session,
-                producer=app,
-                requests=[submission.Request("system.echo", params, None)],
-                settings=settings,
-            )
+            job, _ = jobs.create_job(session=session, kind=get_kind("system.echo"), params=params)
+            session.commit()
         echo.apply(task_id=job.id, kwargs={})
         with session_scope(settings) as session:
             row = session.get(Job, job.id)
