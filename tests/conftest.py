@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import inspect, text
 
 from bench.data import benchmarks_dir as _benchmarks_dir
+from bench.stack import free_port
 from core.config import Settings
 from core.db import dispose_engines, get_engine
 from core.migrate import upgrade
 from core.tables import Base
-from tests.integration.conftest import Stack, WebhookSink, free_port, spawn, wait_healthy
+from tests.integration.conftest import Stack, WebhookSink, spawn, wait_healthy
 from tests.object_store import S3Server, start_s3_server
 
 CI = bool(os.environ.get("CI"))

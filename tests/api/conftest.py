@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from bench.stack import free_port
 from core.broker import create_celery
 from core.config import Settings
 from tests.conftest import clear_tables
@@ -33,12 +33,6 @@ def upload(client: TestClient, content: bytes, name: str = "data.csv") -> dict[s
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
     return body
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

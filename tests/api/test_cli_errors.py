@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.api.conftest import free_port
+from bench.stack import free_port
 from workers.cli import main
 
 API_COMMANDS: list[list[str]] = [

@@ -21,10 +21,11 @@ import httpx
 import psutil
 import pytest
 
+from bench.stack import Proc, free_port
 from core.broker import create_celery
 from core.config import Settings
 from tests.conftest import skip_or_fail
-from tests.integration.conftest import TOKEN, Proc, free_port, spawn, wait_healthy
+from tests.integration.conftest import TOKEN, spawn, wait_healthy
 from workers import embedded_redis
 from workers.client import TriopsClient
 

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.stack import Proc
+from bench.stack import spawn as spawn_process
 from core.broker import create_celery
 from core.config import Settings
 from workers.client import TriopsClient
@@ -24,39 +20,9 @@ from workers.client import TriopsClient
 TOKEN = "test-token-0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Proc:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=timeout_s)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-
 def spawn(name: str, args: list[str], env: dict[str, str], logs: Path) -> Proc:
-    log = logs / f"{name}.log"
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Proc(name, process, log)
+    """`triops ARGS` as a process of its own session, its output in `logs/NAME.log`."""
+    return spawn_process(name, ["-m", "workers.cli", *args], env, logs)
 
 
 @dataclass

@@ -21,9 +21,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from bench.stack import Proc, free_port
 from core.config import Settings, normalise_database_url
 from tests.conftest import skip_or_fail
-from tests.integration.conftest import Proc, free_port, spawn, wait_healthy
+from tests.integration.conftest import spawn, wait_healthy
 from tests.integration.docs_examples import (
     ENV_LINE,
     REPO,

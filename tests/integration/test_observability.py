@@ -9,10 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.stack import free_port
 from core import liveness
 from core.broker import create_celery
 from tests.api.test_metrics_api import sample
-from tests.integration.conftest import Stack, free_port, spawn
+from tests.integration.conftest import Stack, spawn
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import Stack, free_port, spawn
+from bench.stack import free_port
+from tests.integration.conftest import Stack, spawn
 
 pytestmark = pytest.mark.integration
 

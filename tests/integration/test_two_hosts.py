@@ -24,9 +24,10 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from bench.stack import Proc, free_port
 from core.config import Settings
 from tests.conftest import skip_or_fail
-from tests.integration.conftest import TOKEN, Proc, free_port, spawn
+from tests.integration.conftest import TOKEN, spawn
 from tests.object_store import S3Server
 from workers import embedded_redis
 from workers.client import TriopsClient

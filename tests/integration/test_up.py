@@ -14,11 +14,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.stack import free_port
 from core.broker import create_celery
 from core.config import Settings
 from core.db import dispose_engines, session_scope
 from core.submission import submit
-from tests.integration.conftest import free_port, wait_healthy
+from tests.integration.conftest import wait_healthy
 from workers.client import TriopsClient
 
 pytestmark = pytest.mark.integration
