@@ -50,18 +50,12 @@ def run_triops(svc: Services, stack: Triops, jobs: int, *, timeout_s: float) -> 
     since = _created_since(engine, ids[0])
     final, deadline = 0, time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            final = conn.execute(
-                select(func.count())
-                .select_from(Job)
-                .where(Job.created_at >= since, Job.kind == "system.echo")
-                .where(Job.status.in_(FINAL))
-            ).scalar_one()
+        final = _count(engine, since, FINAL)
         if final >= jobs:
             break
         time.sleep(0.25)  # a count of the jobs table costs the database; 4 a second is plenty
     finished = time.perf_counter()
-    succeeded = _count(engine, since, JobStatus.SUCCEEDED)
+    succeeded = _count(engine, since, [JobStatus.SUCCEEDED])
     return {
         "jobs": jobs,
         "submitted": len(ids),
@@ -79,13 +73,15 @@ def _created_since(engine: Any, job_id: str) -> Any:
         return conn.execute(select(Job.created_at).where(Job.id == job_id)).scalar_one()
 
 
-def _count(engine: Any, since: Any, status: str) -> int:
+def _count(engine: Any, since: Any, statuses: list[JobStatus]) -> int:
+    """Echo jobs created since `since` whose status is one of `statuses`."""
     with engine.connect() as conn:
         return int(
             conn.execute(
                 select(func.count())
                 .select_from(Job)
-                .where(Job.created_at >= since, Job.kind == "system.echo", Job.status == status)
+                .where(Job.created_at >= since, Job.kind == "system.echo")
+                .where(Job.status.in_(statuses))
             ).scalar_one()
         )
 
