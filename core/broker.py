@@ -62,8 +62,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": SYSTEM_QUEUE,
         "task_create_missing_queues": False,
         "task_routes": task_routes(),
-        "task_send_sent_event": True,
-        "worker_send_task_events": True,
+        # Task events cost a Redis publish each (three a job, and one per message sent):
+        # off unless asked for; Flower turns the workers' on while it runs.
+        "task_send_sent_event": settings.task_events,
+        "worker_send_task_events": settings.task_events,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_deduplicate_successful_tasks": False,
         "enable_utc": True,

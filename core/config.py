@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     worker_metrics_host: str = "127.0.0.1"
 
+    # Celery task events (received, started, succeeded, ... and sent, from the API) for
+    # Flower's task views. Off, a worker publishes none — three fewer Redis messages per
+    # job; a running Flower switches them on in the workers by itself (every 5 s), so the
+    # cost is paid while someone watches. On: always, from the start.
+    task_events: bool = False
+
     flower_port: int = 5555
     flower_host: str = "127.0.0.1"
     flower_basic_auth: SecretStr | None = None
@@ -306,6 +312,7 @@ class Settings(BaseSettings):
             "TRIOPS_ETL_CHUNK_ROWS": str(self.etl_chunk_rows),
             "TRIOPS_PLUGINS": json.dumps(self.plugins),
             "TRIOPS_LOG_JSON": "1" if self.log_json else "0",
+            "TRIOPS_TASK_EVENTS": "1" if self.task_events else "0",
         }
         if self.incident_webhook_url:
             env["TRIOPS_INCIDENT_WEBHOOK_URL"] = self.incident_webhook_url

@@ -14,14 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 
 _lock = threading.Lock()
-_engines: dict[tuple[int, str], Engine] = {}
+_engines: dict[tuple[int, str, bool], Engine] = {}
 
 # A pooled connection returned less than this long ago is handed out without a ping: it
 # has just answered. Pinging on every checkout (`pool_pre_ping`) cost a round trip per
@@ -29,10 +29,15 @@ _engines: dict[tuple[int, str], Engine] = {}
 PING_IDLE_S = 1.0
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> Engine:
     """A new engine for `url`, its pool `pool_size` connections (and as many again in
-    overflow); SQLite gets WAL, a busy timeout and foreign keys."""
+    overflow); SQLite gets WAL, a busy timeout and foreign keys. With `autocommit` every
+    statement is its own transaction, committed by the server as it runs."""
     kwargs: dict[str, Any] = {}
+    if autocommit:
+        # Each statement commits as it runs: a connection going back to the pool holds no
+        # transaction, so it needs no ROLLBACK on the way.
+        kwargs.update(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -80,15 +85,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def get_engine(settings: Settings) -> Engine:
-    """The engine of this process for the configured database."""
-    key = (os.getpid(), settings.database_url)
+def get_engine(settings: Settings, *, autocommit: bool = False) -> Engine:
+    """The engine of this process for the configured database (its autocommit twin with
+    `autocommit`, a pool of its own)."""
+    key = (os.getpid(), settings.database_url, autocommit)
     engine = _engines.get(key)
     if engine is None:
         with _lock:
             engine = _engines.get(key)
             if engine is None:
-                engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+                engine = make_engine(
+                    settings.database_url, pool_size=settings.db_pool_size, autocommit=autocommit
+                )
                 _engines[key] = engine
     return engine
 
@@ -111,6 +119,15 @@ def session_scope(settings: Settings) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def autocommit(settings: Settings) -> Iterator[Connection]:
+    """A pooled connection on which each statement commits as it runs: one round trip for
+    a single-statement write (no BEGIN, no COMMIT). For a worker's claim and result
+    writes; anything that must change several rows together uses `session_scope`."""
+    with get_engine(settings, autocommit=True).connect() as conn:
+        yield conn
+
+
 def ping(session: Session) -> None:
     """A round trip to the database (raises when it cannot be reached)."""
     session.execute(text("SELECT 1"))
@@ -119,7 +136,7 @@ def ping(session: Session) -> None:
 def dispose_engines() -> None:
     """Drop this process's pools (tests and shutdown)."""
     with _lock:
-        for (pid, _url), engine in list(_engines.items()):
+        for (pid, _url, _autocommit), engine in list(_engines.items()):
             if pid == os.getpid():
                 engine.dispose()
         _engines.clear()

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core import artifacts, dataset_versions, files, jobs, liveness, pipelines
 from core.config import Settings, get_settings
-from core.db import session_scope
+from core.db import autocommit, session_scope
 from core.errors import PayloadTooLarge, TriopsError, Unavailable
 from core.kinds import CATALOG, JobKind
 from core.logs import log_context
@@ -364,11 +364,13 @@ class JobTask(Task):
         """Mark the job running; None when its message must be dropped (a finished job,
         or one still run by a live process)."""
         me = liveness.current_instance()
-        with session_scope(settings) as session:
-            if "params" in kwargs:
+        if "params" in kwargs:
+            with session_scope(settings) as session:
                 jobs.adopt_job(session=session, kind=kind, job_id=job_id, params=kwargs["params"])
+        # The claim is one statement committed as it runs: one round trip in the usual case.
+        with autocommit(settings) as conn:
             started = jobs.start_attempt(
-                session=session,
+                session=conn,
                 job_id=job_id,
                 worker=worker,
                 lease=liveness.lease_of(me, os.getpid()),
@@ -377,28 +379,28 @@ class JobTask(Task):
                     lease, me, checked=kwargs.get("recheck")
                 ),
             )
-            if started is None:
-                logger.info("job %s is finished, unknown or run elsewhere; message dropped", job_id)
+        if started is None:
+            logger.info("job %s is finished, unknown or run elsewhere; message dropped", job_id)
+            with session_scope(settings) as session:
                 stored = jobs.find_job(session=session, job_id=job_id)
                 if stored is not None and stored.status == JobStatus.CANCELLED:
                     pipelines.skip_rest_of_pipeline(session=session, job_id=job_id, now=utcnow())
                     session.commit()
                     raise Ignore()  # a cancelled step also stops the chain it is part of
-                return None
-            if started.taken_over and started.attempt > kind.max_attempts:
-                # Its process died on every attempt: a job that kills its worker must not
-                # loop through the pool forever.
-                session.commit()
-                mark_failed(
-                    settings,
-                    job_id,
-                    WorkerLost(
-                        f"the job's worker process died while running it, {started.attempt - 1} "
-                        "times; it is not run again"
-                    ),
-                )
-                return None
-            return started.params, started.attempt
+            return None
+        if started.taken_over and started.attempt > kind.max_attempts:
+            # Its process died on every attempt: a job that kills its worker must not
+            # loop through the pool forever.
+            mark_failed(
+                settings,
+                job_id,
+                WorkerLost(
+                    f"the job's worker process died while running it, {started.attempt - 1} "
+                    "times; it is not run again"
+                ),
+            )
+            return None
+        return started.params, started.attempt
 
     def _lease_alive(self, lease: str | None, me: str | None, *, checked: str | None) -> bool:
         """Whether the job's current lease may still be running it. Another instance's
@@ -487,9 +489,9 @@ def mark_succeeded(settings: Settings, job_id: str, result: dict[str, Any]) -> b
     result = storable(redact_value(result))
 
     def record() -> bool:
-        with session_scope(settings) as session:
+        with autocommit(settings) as conn:  # one statement, one round trip
             return jobs.finish_job(
-                session=session,
+                session=conn,
                 job_id=job_id,
                 status=JobStatus.SUCCEEDED,
                 now=utcnow(),

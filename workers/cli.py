@@ -127,7 +127,8 @@ def worker(pool: str, loglevel: str) -> None:
     from workers.app import app
     from workers.pools import pools
 
-    app.worker_main(pools(settings)[pool].worker_argv(loglevel=loglevel))
+    pool_argv = pools(settings)[pool].worker_argv(loglevel=loglevel, task_events=settings.task_events)
+    app.worker_main(pool_argv)
 
 
 @main.command()

@@ -29,8 +29,9 @@ class Pool:
     def queues(self) -> tuple[str, ...]:
         return (self.name, SYSTEM_QUEUE)
 
-    def worker_argv(self, *, loglevel: str = "INFO") -> list[str]:
-        """Arguments of `celery worker` for this pool."""
+    def worker_argv(self, *, loglevel: str = "INFO", task_events: bool = False) -> list[str]:
+        """Arguments of `celery worker` for this pool (`task_events`: publish task events
+        from the start, rather than once Flower asks for them)."""
         argv = [
             "worker",
             f"--hostname={self.name}@%h",
@@ -39,10 +40,11 @@ class Pool:
             f"--prefetch-multiplier={self.prefetch_multiplier}",
             f"--loglevel={loglevel}",
             "--pool=prefork",
-            "--task-events",
             "--without-mingle",
             "--without-gossip",
         ]
+        if task_events:
+            argv.append("--task-events")
         if self.max_tasks_per_child:
             argv.append(f"--max-tasks-per-child={self.max_tasks_per_child}")
         if self.max_memory_per_child_kb:

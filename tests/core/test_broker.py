@@ -26,5 +26,9 @@ def test_the_broker_accepts_json_only_and_acknowledges_late(tmp_path: Path) -> N
     assert config["accept_content"] == ["json"]
     assert config["task_serializer"] == config["result_serializer"] == "json"
     assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
-    assert config["worker_send_task_events"] and config["task_send_sent_event"]
+    assert not config["worker_send_task_events"] and not config["task_send_sent_event"]
+    watched = celery_config(
+        Settings.from_env({"TRIOPS_HOME": str(tmp_path), "TRIOPS_TASK_EVENTS": "1"})
+    )
+    assert watched["worker_send_task_events"] and watched["task_send_sent_event"]
     assert config["task_routes"]["mlops.train"] == {"queue": "mlops"}

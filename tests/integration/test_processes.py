@@ -35,20 +35,24 @@ def test_beat_fires_housekeeping_as_jobs_that_workers_run(stack: Stack) -> None:
     assert sum(j["status"] == "succeeded" for j in fired) >= 2, beat.log.read_text()[-2000:]
 
 
-def test_flower_behind_basic_auth_lists_the_worker_of_each_pool(stack: Stack) -> None:
+def test_flower_behind_basic_auth_lists_the_workers_and_switches_their_task_events_on(
+    stack: Stack,
+) -> None:
     port = free_port()
     env = {**stack.env, "TRIOPS_FLOWER_PORT": str(port), "TRIOPS_FLOWER_BASIC_AUTH": "ops:s3cret"}
     env.pop("FLOWER_UNAUTHENTICATED_API", None)
     flower = spawn("flower", ["flower"], env, stack.logs)
+    auth = ("ops", "s3cret")
+    base = f"http://127.0.0.1:{port}/api"
     names: set[str] = set()
     refused = None
+    seen: dict[str, object] = {}
     try:
         deadline = time.monotonic() + 45
         while time.monotonic() < deadline:
             try:
-                url = f"http://127.0.0.1:{port}/api/workers?refresh=1"
-                refused = httpx.get(url, timeout=10).status_code
-                response = httpx.get(url, timeout=10, auth=("ops", "s3cret"))
+                refused = httpx.get(f"{base}/workers?refresh=1", timeout=10).status_code
+                response = httpx.get(f"{base}/workers?refresh=1", timeout=10, auth=auth)
                 if response.status_code == 200:
                     names = {name.split("@")[0] for name in response.json()}
                     if {"aiops", "mlops", "dataops"} <= names:
@@ -56,10 +60,21 @@ def test_flower_behind_basic_auth_lists_the_worker_of_each_pool(stack: Stack) ->
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
+        # Workers publish no task events until asked: Flower asks every few seconds
+        # while it runs, and from then on a job shows in its task list.
+        with stack.client() as client:
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline and not seen:
+                job = client.submit("system.echo", {"payload": "watched"})
+                client.wait(job["id"], timeout_s=30)
+                time.sleep(1.0)
+                tasks = httpx.get(f"{base}/tasks", timeout=10, auth=auth).json()
+                seen = tasks.get(job["id"]) or {}
     finally:
         flower.stop()
     assert {"aiops", "mlops", "dataops"} <= names, flower.log.read_text()[-2000:]
     assert refused == 401
+    assert seen.get("state") == "SUCCESS", flower.log.read_text()[-2000:]
 
 
 def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,4 +20,6 @@ def test_each_pool_serves_its_queue_and_the_system_queue_with_its_own_tuning(
     argv = defined["aiops"].worker_argv()
     assert "--queues=aiops,system" in argv
     assert "--hostname=aiops@%h" in argv
-    assert "--task-events" in argv
+    # Task events are Flower's to switch on (it does while it runs) unless asked for.
+    assert "--task-events" not in argv
+    assert "--task-events" in defined["aiops"].worker_argv(task_events=True)
