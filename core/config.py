@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     mlops_concurrency: int = 1
     dataops_concurrency: int = 2
     dataops_max_memory_per_child_kb: int = 2 * 1024 * 1024
+    # An aiops process is replaced once it holds more than this (a big log file's miner
+    # state), not after a count of jobs: replacing processes every N short jobs cost a
+    # dip in throughput at each replacement.
+    aiops_max_memory_per_child_kb: int = 1024 * 1024
     mlops_max_tasks_per_child: int = 20
 
     # Housekeeping and retention.

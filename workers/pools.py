@@ -1,6 +1,7 @@
 """The three worker pools and what each is tuned for.
 
-    aiops    many short jobs: one process per core, prefetch 4 so a process always has work
+    aiops    many short jobs: one process per core, prefetch 4 so a process always has work;
+             a child is replaced once it holds more than its memory cap
     mlops    CPU-heavy training: one process, prefetch 1, children recycled after N tasks
              (scikit-learn and BLAS keep memory a long time)
     dataops  pandas and I/O: two processes, prefetch 1, a child is replaced once it holds
@@ -58,7 +59,7 @@ def pools(settings: Settings) -> dict[str, Pool]:
             "aiops",
             concurrency=workers_per_pool_default(settings.aiops_concurrency),
             prefetch_multiplier=4,
-            max_tasks_per_child=1000,
+            max_memory_per_child_kb=settings.aiops_max_memory_per_child_kb,
         ),
         "mlops": Pool(
             "mlops",

@@ -17,6 +17,8 @@ def test_each_pool_serves_its_queue_and_the_system_queue_with_its_own_tuning(
     assert defined["mlops"].prefetch_multiplier == 1 and defined["mlops"].concurrency == 1
     assert defined["mlops"].max_tasks_per_child
     assert defined["dataops"].max_memory_per_child_kb
+    # Short jobs: a process is replaced for the memory it holds, not every N jobs.
+    assert defined["aiops"].max_memory_per_child_kb and not defined["aiops"].max_tasks_per_child
     argv = defined["aiops"].worker_argv()
     assert "--queues=aiops,system" in argv
     assert "--hostname=aiops@%h" in argv
