@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Settings
 
 _lock = threading.Lock()
-_engines: dict[tuple[int, str, bool], Engine] = {}
+_engines: dict[tuple[int, str, bool, bool], Engine] = {}
 
 # A pooled connection returned less than this long ago is handed out without a ping: it
 # has just answered. Pinging on every checkout (`pool_pre_ping`) cost a round trip per
@@ -29,11 +29,18 @@ _engines: dict[tuple[int, str, bool], Engine] = {}
 PING_IDLE_S = 1.0
 
 
-def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 5, autocommit: bool = False, durable: bool = True
+) -> Engine:
     """A new engine for `url`, its pool `pool_size` connections (and as many again in
     overflow); SQLite gets WAL, a busy timeout and foreign keys. With `autocommit` every
-    statement is its own transaction, committed by the server as it runs."""
+    statement is its own transaction, committed by the server as it runs. Not `durable`,
+    PostgreSQL answers a commit before its WAL reaches the disk (`synchronous_commit=off`):
+    a server crash may forget the last fraction of a second of such writes, never part of
+    one, and any later durable commit makes them durable too."""
     kwargs: dict[str, Any] = {}
+    if not durable and url.startswith("postgresql"):
+        kwargs["connect_args"] = {"options": "-c synchronous_commit=off"}
     if autocommit:
         # Each statement commits as it runs: a connection going back to the pool holds no
         # transaction, so it needs no ROLLBACK on the way.
@@ -85,17 +92,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def get_engine(settings: Settings, *, autocommit: bool = False) -> Engine:
-    """The engine of this process for the configured database (its autocommit twin with
-    `autocommit`, a pool of its own)."""
-    key = (os.getpid(), settings.database_url, autocommit)
+def get_engine(settings: Settings, *, autocommit: bool = False, durable: bool = True) -> Engine:
+    """The engine of this process for the configured database (with `autocommit` or not
+    `durable`, a twin with its own pool: see `make_engine`)."""
+    key = (os.getpid(), settings.database_url, autocommit, durable)
     engine = _engines.get(key)
     if engine is None:
         with _lock:
             engine = _engines.get(key)
             if engine is None:
                 engine = make_engine(
-                    settings.database_url, pool_size=settings.db_pool_size, autocommit=autocommit
+                    settings.database_url,
+                    pool_size=settings.db_pool_size,
+                    autocommit=autocommit,
+                    durable=durable,
                 )
                 _engines[key] = engine
     return engine
@@ -120,11 +130,13 @@ def session_scope(settings: Settings) -> Iterator[Session]:
 
 
 @contextmanager
-def autocommit(settings: Settings) -> Iterator[Connection]:
+def autocommit(settings: Settings, *, durable: bool = True) -> Iterator[Connection]:
     """A pooled connection on which each statement commits as it runs: one round trip for
     a single-statement write (no BEGIN, no COMMIT). For a worker's claim and result
-    writes; anything that must change several rows together uses `session_scope`."""
-    with get_engine(settings, autocommit=True).connect() as conn:
+    writes; anything that must change several rows together uses `session_scope`. Not
+    `durable`: the commit does not wait for the disk (see `make_engine`) — only for a
+    write whose loss in a database crash is harmless."""
+    with get_engine(settings, autocommit=True, durable=durable).connect() as conn:
         yield conn
 
 
@@ -136,7 +148,7 @@ def ping(session: Session) -> None:
 def dispose_engines() -> None:
     """Drop this process's pools (tests and shutdown)."""
     with _lock:
-        for (pid, _url, _autocommit), engine in list(_engines.items()):
+        for (pid, *_), engine in list(_engines.items()):
             if pid == os.getpid():
                 engine.dispose()
         _engines.clear()

@@ -60,3 +60,37 @@ def test_a_connection_killed_while_idle_is_replaced_before_use(
         assert len(pings) > before
     finally:
         engine.dispose()
+
+
+def test_an_autocommit_connection_commits_each_statement_as_it_runs(settings: Settings) -> None:
+    from core.db import autocommit
+
+    table = "autocommit_probe"
+    with get_engine(settings).begin() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        conn.execute(text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)"))
+    try:
+        with autocommit(settings) as conn:
+            conn.execute(text(f"INSERT INTO {table} (id) VALUES (1)"))
+            # Seen by another connection while this one is still open: no COMMIT needed.
+            with get_engine(settings).connect() as other:
+                seen = other.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            assert seen == 1
+    finally:
+        with get_engine(settings).begin() as conn:
+            conn.execute(text(f"DROP TABLE {table}"))
+
+
+def test_only_the_connection_asked_not_to_be_durable_skips_waiting_for_the_disk(
+    settings: Settings,
+) -> None:
+    if settings.uses_sqlite:
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    from core.db import autocommit
+
+    with autocommit(settings, durable=False) as conn:
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "off"
+    with autocommit(settings) as conn:
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    with get_engine(settings).connect() as conn:
+        assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
