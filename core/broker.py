@@ -9,6 +9,7 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue
 
+from core.bundles import job_ids_of_message
 from core.config import Settings
 from core.kinds import POOL_QUEUES, SYSTEM_QUEUE, task_routes
 from core.liveness import RESTORE_INTERVAL_S, VISIBILITY_TIMEOUT_S
@@ -81,7 +82,8 @@ def create_celery(settings: Settings, *, include: Sequence[str] = ()) -> Celery:
 
 
 def message_ids_in_broker(app: Celery, queues: Sequence[str]) -> set[str]:
-    """Task ids of every message still in a queue or held unacknowledged by a worker.
+    """Job ids of every message still in a queue or held unacknowledged by a worker (a
+    bundle counts for each of its jobs).
 
     Reads kombu's Redis layout: one list per queue (plus its priority sub-lists) and the
     `unacked` hash of messages delivered but not yet acknowledged.
@@ -94,10 +96,9 @@ def message_ids_in_broker(app: Celery, queues: Sequence[str]) -> set[str]:
         for queue in queues:
             for key in [queue, *(f"{queue}{sep}{p}" for p in range(1, 10))]:
                 for raw in client.lrange(key, 0, -1):
-                    ids.add(_task_id(raw))
+                    ids.update(_job_ids(raw))
         for raw in client.hvals(channel.unacked_key):
-            ids.add(_task_id(raw, wrapped=True))
-    ids.discard("")
+            ids.update(_job_ids(raw, wrapped=True))
     return ids
 
 
@@ -115,16 +116,17 @@ def queue_lengths(app: Celery, queues: Sequence[str]) -> dict[str, int]:
     return lengths
 
 
-def _task_id(raw: bytes | str, *, wrapped: bool = False) -> str:
+def _job_ids(raw: bytes | str, *, wrapped: bool = False) -> list[str]:
+    """The job ids of a raw message: its task id, or a bundle's jobs (core/bundles.py)."""
     import json
 
     try:
         message = json.loads(raw)
         if wrapped:  # unacked entries are [message, exchange, routing_key]
             message = message[0]
-        return str(message.get("headers", {}).get("id", ""))
-    except (ValueError, TypeError, AttributeError, IndexError):
-        return ""
+        return job_ids_of_message(message)
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+        return []
 
 
 def queue_depths(app: Celery, queues: Sequence[str]) -> dict[str, int]:

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # (big outputs belong in artifacts, which have no such limit).
     max_result_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
+    # A batch submit sends up to this many jobs of one kind in one broker message, run in
+    # turn by one pool process (core/bundles.py); 1 sends every job alone.
+    bundle_jobs: int = Field(default=50, ge=1, le=1000)
+
     # Logs: JSON lines (one object per line, with job_id/kind/pool or request_id) or text.
     log_json: bool = False
     # A worker serves its pool's Prometheus metrics on this port (0: not served).

@@ -18,8 +18,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core import jobs
-from core.config import Settings
+from core import bundles, jobs
+from core.config import Settings, get_settings
 from core.errors import InvalidInput, PayloadTooLarge, TriopsError, Unavailable
 from core.kinds import JobKind, get_kind
 from core.kinds.common import check_files
@@ -31,6 +31,19 @@ class Producer(Protocol):
     """What we need of a Celery app to send a message by task name."""
 
     def send_task(self, name: str, *args: Any, **kwargs: Any) -> Any: ...
+
+
+class Sendable(Protocol):
+    """What `send` needs of a job: its id, kind and queue (a row, or just those)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def queue(self) -> str: ...
 
 
 SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
@@ -55,7 +68,7 @@ class Request:
     idempotency_key: str | None = None
 
 
-def send(*, producer: Producer, job: Job, publisher: Any = None) -> None:
+def send(*, producer: Producer, job: Sendable, publisher: Any = None) -> None:
     """Put the job's message on its queue; the task id is the job id.
 
     `publisher` is a kombu producer to reuse (a batch publishes over one connection).
@@ -71,6 +84,27 @@ def send(*, producer: Producer, job: Job, publisher: Any = None) -> None:
             retry=True,
             retry_policy=SEND_RETRY_POLICY,
             producer=publisher,
+        )
+    except (OperationalError, KombuError, RedisError, OSError) as exc:
+        raise Unavailable("the broker (Redis) is unavailable; try again shortly") from exc
+
+
+def send_bundle(
+    *, producer: Producer, kind: JobKind[Any], job_ids: Sequence[str], publisher: Any = None
+) -> None:
+    """Put several jobs of one kind on its queue as one message (`core/bundles.py`), with
+    the kind's time limits."""
+    try:
+        producer.send_task(
+            bundles.BUNDLE_TASK,
+            queue=kind.queue,
+            kwargs={"kind": kind.name, "jobs": list(job_ids)},
+            ignore_result=True,
+            retry=True,
+            retry_policy=SEND_RETRY_POLICY,
+            producer=publisher,
+            time_limit=kind.time_limit_s,
+            soft_time_limit=kind.soft_time_limit_s,
         )
     except (OperationalError, KombuError, RedisError, OSError) as exc:
         raise Unavailable("the broker (Redis) is unavailable; try again shortly") from exc
@@ -135,7 +169,7 @@ def submit_many(
     else:  # pragma: no cover - three lost races in a row
         raise Unavailable("submissions are racing on the same idempotency keys; try again")
     new_jobs = [job for job, created in planned if created]
-    _publish(session, producer, new_jobs)
+    _publish(session, producer, new_jobs, bundle_jobs=(settings or get_settings()).bundle_jobs)
     for job in new_jobs:
         JOBS_SUBMITTED.labels(job.kind).inc()
     return planned
@@ -227,20 +261,31 @@ def _plan(
     return planned
 
 
-def _publish(session: Session, producer: Producer, new_jobs: Sequence[Job]) -> None:
-    """Send the new jobs' messages over one connection; on a broker failure, the jobs
-    not sent are failed (their keys freed, so the client can retry) and Unavailable is
+def _publish(
+    session: Session, producer: Producer, new_jobs: Sequence[Job], *, bundle_jobs: int = 1
+) -> None:
+    """Send the new jobs' messages over one connection, several jobs of a kind to a
+    message up to `bundle_jobs` (`core/bundles.py`); on a broker failure, the jobs not
+    sent are failed (their keys freed, so the client can retry) and Unavailable is
     raised."""
     if not new_jobs:
         return
-    sent = 0
+    sent: set[str] = set()
     try:
         with _publisher(producer) as publisher:
-            for job in new_jobs:
-                send(producer=producer, job=job, publisher=publisher)
-                sent += 1
+            for message in bundles.group(new_jobs, bundle_jobs):
+                if len(message) == 1:
+                    send(producer=producer, job=message[0], publisher=publisher)
+                else:
+                    send_bundle(
+                        producer=producer,
+                        kind=get_kind(message[0].kind),
+                        job_ids=[job.id for job in message],
+                        publisher=publisher,
+                    )
+                sent.update(job.id for job in message)
     except (Unavailable, OperationalError, KombuError, RedisError, OSError) as exc:
-        unsent = new_jobs[sent:]
+        unsent = [job for job in new_jobs if job.id not in sent]
         jobs.fail_unsent(
             session=session,
             job_ids=[job.id for job in unsent],

@@ -127,8 +127,8 @@ def worker(pool: str, loglevel: str) -> None:
     from workers.app import app
     from workers.pools import pools
 
-    pool_argv = pools(settings)[pool].worker_argv(loglevel=loglevel, task_events=settings.task_events)
-    app.worker_main(pool_argv)
+    chosen = pools(settings)[pool]
+    app.worker_main(chosen.worker_argv(loglevel=loglevel, task_events=settings.task_events))
 
 
 @main.command()

@@ -82,8 +82,9 @@ def task_routes() -> dict[str, dict[str, str]]:
 
 
 def task_modules() -> list[str]:
-    """The modules holding the bodies of every kind, for the workers to import."""
-    return sorted({kind.task_module for kind in CATALOG.values()})
+    """The modules holding the bodies of every kind, and the bundle task that runs several
+    of a kind in one message (core/bundles.py), for the workers to import."""
+    return sorted({kind.task_module for kind in CATALOG.values()} | {"tasks.bundles"})
 
 
 def builtin_schedules(settings: Settings) -> list[dict[str, Any]]:

@@ -71,10 +71,10 @@ def test_an_autocommit_connection_commits_each_statement_as_it_runs(settings: Se
         conn.execute(text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)"))
     try:
         with autocommit(settings) as conn:
-            conn.execute(text(f"INSERT INTO {table} (id) VALUES (1)"))
+            conn.execute(text("INSERT INTO autocommit_probe (id) VALUES (1)"))
             # Seen by another connection while this one is still open: no COMMIT needed.
             with get_engine(settings).connect() as other:
-                seen = other.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                seen = other.execute(text("SELECT count(*) FROM autocommit_probe")).scalar_one()
             assert seen == 1
     finally:
         with get_engine(settings).begin() as conn:
