@@ -20,6 +20,7 @@ from bench import results
 BENCHMARKS = (
     "throughput",
     "latency",
+    "scaling",
     "logparse",
     "nab",
     "log_anomalies",
@@ -55,7 +56,7 @@ def run_one(name: str, args: argparse.Namespace) -> None:
     if name == "throughput":
         jobs = args.jobs or (QUICK_JOBS if args.quick else 5_000)
         module.main(jobs=jobs, pairs=args.pairs)
-    elif name == "latency":
+    elif name in ("latency", "scaling"):
         module.main(quick=args.quick)
     elif name == "etl_load" and args.quick:
         module.main(QUICK_ETL_ROWS)

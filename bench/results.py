@@ -93,6 +93,25 @@ def _throughput(data: dict[str, Any]) -> Iterator[tuple[str, Figure]]:
     )
 
 
+def _scaling(data: dict[str, Any]) -> Iterator[tuple[str, Figure]]:
+    one, most = data["rows"][0], data["rows"][-1]
+    for key, kind, rows in (
+        ("echo", "system.echo", data["echo_jobs"]),
+        ("cpu", "aiops.detect_metric_anomalies", data["cpu_jobs"]),
+    ):
+        yield (
+            f"scaling_{key}_{most['workers']}_vs_{one['workers']}_processes",
+            figure(
+                most[key]["jobs_per_s"],
+                one[key]["jobs_per_s"],
+                unit="jobs/s",
+                higher_is_better=True,
+                description=f"{rows:,} {kind} jobs through POST /jobs:batch with "
+                f"{most['workers']} worker processes, against {one['workers']}",
+            ),
+        )
+
+
 def _latency(data: dict[str, Any]) -> Iterator[tuple[str, Figure]]:
     submit, queue = data["submit"], data["queue"]
     for name, what in (
@@ -243,6 +262,7 @@ def _etl_load(data: dict[str, Any]) -> Iterator[tuple[str, Figure]]:
 READERS: dict[str, Callable[[dict[str, Any]], Iterator[tuple[str, Figure]]]] = {
     "throughput": _throughput,
     "latency": _latency,
+    "scaling": _scaling,
     "logparse": _logparse,
     "nab": _nab,
     "log_anomalies": _log_anomalies,

@@ -73,14 +73,14 @@ def _created_since(engine: Any, job_id: str) -> Any:
         return conn.execute(select(Job.created_at).where(Job.id == job_id)).scalar_one()
 
 
-def _count(engine: Any, since: Any, statuses: list[JobStatus]) -> int:
-    """Echo jobs created since `since` whose status is one of `statuses`."""
+def _count(engine: Any, since: Any, statuses: list[JobStatus], kind: str = "system.echo") -> int:
+    """Jobs of `kind` created since `since` whose status is one of `statuses`."""
     with engine.connect() as conn:
         return int(
             conn.execute(
                 select(func.count())
                 .select_from(Job)
-                .where(Job.created_at >= since, Job.kind == "system.echo")
+                .where(Job.created_at >= since, Job.kind == kind)
                 .where(Job.status.in_(statuses))
             ).scalar_one()
         )

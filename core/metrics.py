@@ -69,7 +69,7 @@ class QueueDepth(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "triops_queue_depth",
-            "Messages waiting in each queue (not yet taken).",
+            "Messages waiting in each queue (not yet taken); a bundle of a batch's jobs is one.",
             labels=["queue"],
         )
         try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import latency, results, throughput
+from bench import latency, results, scaling, throughput
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -25,6 +25,9 @@ def outputs(tmp_path_factory: pytest.TempPathFactory, settings: object) -> Path:
     (directory / "throughput.json").write_text(json.dumps(result))
     (directory / "latency.json").write_text(
         json.dumps(latency.run(workers=2, seconds=0.5, queue_jobs=10, steps=2))
+    )
+    (directory / "scaling.json").write_text(
+        json.dumps(scaling.run(echo_jobs=40, cpu_jobs=2, workers=(1, 2)))
     )
     return directory
 
@@ -52,6 +55,8 @@ def test_results_json_holds_every_speed_figure_with_a_positive_ratio(outputs: Pa
         "submit_single_max_rate",
         "submit_batch_max_rate",
         *(f"queue_{stage}_{q}" for stage in ("to_start", "to_finish") for q in ("p50", "p99")),
+        "scaling_echo_2_vs_1_processes",
+        "scaling_cpu_2_vs_1_processes",
     }
     assert expected <= set(figures)
     for name in expected:
@@ -67,6 +72,14 @@ def test_results_json_holds_every_speed_figure_with_a_positive_ratio(outputs: Pa
         assert figure["value"] > 0 and figure["baseline"] > 0, (name, figure)
         assert figure["ratio"] > 0 and math.isfinite(figure["ratio"]), (name, figure)
     assert (outputs / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scaling_runs_every_job_of_both_kinds_with_each_process_count(outputs: Path) -> None:
+    data = json.loads((outputs / "scaling.json").read_text())
+    assert [row["workers"] for row in data["rows"]] == [1, 2]
+    for row in data["rows"]:
+        assert row["echo"]["final"] == row["echo"]["jobs"] == 40, row
+        assert row["cpu"]["final"] == row["cpu"]["jobs"] == 2, row
 
 
 def test_queue_latency_counts_every_job_and_starts_before_it_finishes(outputs: Path) -> None:

@@ -141,8 +141,9 @@ def test_two_beats_fire_every_run_once_and_one_carries_on_alone(
     gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(due)}
     assert gaps == {1.0}, sorted(gaps)
     assert len(runs) >= 10
-    logs = {p.name: p.log.read_text(errors="replace") for p in (first, second)}
-    assert all("fired job" in text for text in logs.values()), "both beats took firings"
+    # The survivor fired the runs after the kill. Which beat fired the ones before is a
+    # race each second (either may win every one of them), so it is not asserted.
+    assert "fired job" in second.log.read_text(errors="replace")
 
 
 def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
