@@ -45,15 +45,15 @@ def test_each_job_of_a_bundle_ends_as_it_would_alone(stack: Stack) -> None:
     assert jobs[7]["attempts"] == 2 and jobs[7]["result"]["payload"] == 7
     others = [job for i, job in enumerate(jobs) if i not in (5, 7)]
     assert all(job["attempts"] == 1 for job in others), [job["attempts"] for job in others]
-    assert [job["result"]["payload"] for job in others] == [
-        i for i in range(40) if i not in (5, 7)
-    ]
+    assert [job["result"]["payload"] for job in others] == [i for i in range(40) if i not in (5, 7)]
     assert all(job["worker"] and job["started_at"] for job in jobs)
 
 
 def test_a_slow_job_hands_the_rest_of_its_bundle_to_other_processes(stack: Stack) -> None:
     slow_s = 8.0
-    ids = _batch(stack, [{"payload": "slow", "sleep_s": slow_s}] + [{"payload": i} for i in range(10)])
+    ids = _batch(
+        stack, [{"payload": "slow", "sleep_s": slow_s}] + [{"payload": i} for i in range(10)]
+    )
     slow, *quick = _final(stack, ids)
     assert slow["status"] == "succeeded" and all(j["status"] == "succeeded" for j in quick)
     # The quick jobs were sent alone once the bundle had run for HAND_BACK_AFTER_S, and
