@@ -32,7 +32,7 @@ from core.config import Settings
 from tests.api.conftest import TOKEN
 from tests.conftest import clear_tables
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 5
 
 
 def _document_app() -> FastAPI:

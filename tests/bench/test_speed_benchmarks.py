@@ -27,7 +27,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory, settings: object) -> Path:
         json.dumps(latency.run(workers=2, seconds=0.5, queue_jobs=10, steps=2))
     )
     (directory / "scaling.json").write_text(
-        json.dumps(scaling.run(echo_jobs=40, cpu_jobs=2, workers=(1, 2)))
+        json.dumps(scaling.run(echo_jobs=20, cpu_jobs=1, workers=(1, 2)))
     )
     return directory
 
@@ -78,8 +78,8 @@ def test_scaling_runs_every_job_of_both_kinds_with_each_process_count(outputs: P
     data = json.loads((outputs / "scaling.json").read_text())
     assert [row["workers"] for row in data["rows"]] == [1, 2]
     for row in data["rows"]:
-        assert row["echo"]["final"] == row["echo"]["jobs"] == 40, row
-        assert row["cpu"]["final"] == row["cpu"]["jobs"] == 2, row
+        assert row["echo"]["final"] == row["echo"]["jobs"] == 20, row
+        assert row["cpu"]["final"] == row["cpu"]["jobs"] == 1, row
 
 
 def test_queue_latency_counts_every_job_and_starts_before_it_finishes(outputs: Path) -> None:

@@ -89,9 +89,26 @@ def stop_up(process: subprocess.Popen[bytes], log: Path) -> set[int]:
     return {pid for pid in family if alive(pid)}
 
 
-def test_up_serves_jobs_stops_every_child_and_a_second_up_finds_jobs_and_queued_messages(
+def child_pid(up_pid: int, needle: str) -> int:
+    """The pid of the process `up` started whose command line holds `needle` (a direct
+    child: a worker's pool processes carry its command line too)."""
+    for child in psutil.Process(up_pid).children():
+        try:
+            cmdline = " ".join(child.cmdline())
+        except psutil.Error:
+            continue
+        if needle in cmdline:
+            return int(child.pid)
+    raise AssertionError(f"no child of up runs {needle!r}")
+
+
+@pytest.mark.faults
+def test_up_serves_restarts_what_dies_stops_cleanly_and_a_later_up_finds_queued_work(
     embedded_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """One home, three `up`s: stopped cleanly; then, with a job queued while only Redis
+    ran, killed outright after its Redis and a worker were killed and restarted; then
+    started again on what is left."""
     env = embedded_env
     api_url = f"http://127.0.0.1:{env['TRIOPS_API_PORT']}"
     log = tmp_path / "up.log"
@@ -129,7 +146,7 @@ def test_up_serves_jobs_stops_every_child_and_a_second_up_finds_jobs_and_queued_
         redis.wait(timeout=20)
         dispose_engines()
 
-    second = start_up(env, log)
+    up = start_up(env, log)
     try:
         wait_healthy(api_url, {}, timeout_s=90)
         with TriopsClient(api_url, env["TRIOPS_API_TOKEN"]) as client:
@@ -138,52 +155,24 @@ def test_up_serves_jobs_stops_every_child_and_a_second_up_finds_jobs_and_queued_
         assert waited["status"] == "succeeded"
         assert waited["result"]["payload"] == "waited"
         assert done["id"] in listed
-    finally:
-        leftovers = stop_up(second, log)
-    assert not leftovers, f"processes left behind: {leftovers}"
-
-
-def child_pid(up_pid: int, needle: str) -> int:
-    """The pid of the process `up` started whose command line holds `needle` (a direct
-    child: a worker's pool processes carry its command line too)."""
-    for child in psutil.Process(up_pid).children():
-        try:
-            cmdline = " ".join(child.cmdline())
-        except psutil.Error:
-            continue
-        if needle in cmdline:
-            return int(child.pid)
-    raise AssertionError(f"no child of up runs {needle!r}")
-
-
-@pytest.mark.faults
-def test_up_restarts_a_dead_redis_and_worker_and_dies_with_all_its_children(
-    embedded_env: dict[str, str], tmp_path: Path
-) -> None:
-    env = embedded_env
-    api_url = f"http://127.0.0.1:{env['TRIOPS_API_PORT']}"
-    log = tmp_path / "up.log"
-    up = start_up(env, log)
-    try:
-        wait_healthy(api_url, {}, timeout_s=90)
         # The embedded Redis killed: up restarts it from its append-only file, and the
-        # workers reconnect on their own.
+        # workers reconnect on their own. A worker's main process killed: up starts it
+        # again.
         os.kill(child_pid(up.pid, "redis-server"), signal.SIGKILL)
-        # A worker's main process killed: up starts it again.
         os.kill(child_pid(up.pid, "worker aiops"), signal.SIGKILL)
         restarted = time.monotonic()
         with TriopsClient(api_url, env["TRIOPS_API_TOKEN"], timeout_s=10) as client:
             deadline = restarted + 90
-            done: dict[str, object] = {}
+            after: dict[str, object] = {}
             while time.monotonic() < deadline:
                 try:
-                    done = client.wait(
+                    after = client.wait(
                         client.submit("system.echo", {"payload": "after"})["id"], timeout_s=30
                     )
                     break
                 except Exception:  # the API answers 503 while Redis is down
                     time.sleep(1)
-        assert done.get("status") == "succeeded", log.read_text()[-3000:]
+        assert after.get("status") == "succeeded", log.read_text()[-3000:]
         # Another pool may have run the echo: wait for up to report the worker back.
         wanted = (
             "redis exited",
