@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
 from bench.data import REPO_ROOT
-from bench.stack import Services, Triops, services, triops
-from bench.throughput import FINAL, _count, _created_since
-from core.db import dispose_engines, get_engine
+from bench.stack import services, triops
+from bench.throughput import run_batches, run_triops
+from core.db import dispose_engines
 
 OUT = REPO_ROOT / "var" / "bench" / "scaling.json"
 WORKERS = (1, 2, 4)
-BATCH = 500
 
 
 def series(points: int = 2_000, seed: int = 0) -> list[dict[str, Any]]:
@@ -43,36 +39,6 @@ def series(points: int = 2_000, seed: int = 0) -> list[dict[str, Any]]:
     return out
 
 
-def run_kind(
-    svc: Services, stack: Triops, kind: str, params: list[dict[str, Any]], *, timeout_s: float
-) -> dict[str, Any]:
-    """Submit one job per params in batches, wait until every row is final."""
-    engine = get_engine(svc.settings)
-    ids: list[str] = []
-    started = time.perf_counter()
-    with httpx.Client(base_url=stack.api_url, headers=stack.headers(), timeout=120) as client:
-        for first in range(0, len(params), BATCH):
-            chunk = params[first : first + BATCH]
-            body = {"jobs": [{"kind": kind, "params": p} for p in chunk]}
-            response = client.post("/api/v1/jobs:batch", json=body)
-            response.raise_for_status()
-            ids.extend(job["id"] for job in response.json()["jobs"])
-    since = _created_since(engine, ids[0])
-    final, deadline = 0, time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        final = _count(engine, since, FINAL, kind=kind)
-        if final >= len(ids):
-            break
-        time.sleep(0.25)
-    seconds = time.perf_counter() - started
-    return {
-        "jobs": len(ids),
-        "final": final,
-        "seconds": round(seconds, 3),
-        "jobs_per_s": round(final / seconds, 2),
-    }
-
-
 def run(
     *, echo_jobs: int = 3_000, cpu_jobs: int = 40, workers: tuple[int, ...] = WORKERS
 ) -> dict[str, Any]:
@@ -80,15 +46,10 @@ def run(
     rows: list[dict[str, Any]] = []
     for count in workers:
         with services(count) as svc, triops(svc) as stack:
-            run_kind(svc, stack, "system.echo", [{"payload": i} for i in range(50)], timeout_s=60)
-            echo = run_kind(
-                svc,
-                stack,
-                "system.echo",
-                [{"payload": i} for i in range(echo_jobs)],
-                timeout_s=max(300.0, echo_jobs / 2),
-            )
-            cpu = run_kind(svc, stack, "aiops.detect_metric_anomalies", cpu_params, timeout_s=600)
+            run_triops(svc, stack, 50, timeout_s=60)  # warm-up
+            echo = run_triops(svc, stack, echo_jobs, timeout_s=max(300.0, echo_jobs / 2))
+            cpu_kind = "aiops.detect_metric_anomalies"
+            cpu = run_batches(svc, stack, cpu_kind, cpu_params, timeout_s=600)
             database = svc.settings.database_url.split(":", 1)[0].split("+", 1)[0]
         dispose_engines()
         rows.append({"workers": count, "echo": echo, "cpu": cpu})
